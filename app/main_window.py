@@ -1,0 +1,219 @@
+"""The main window: one tab per model family, from a registry of import strings.
+
+The window appears at once; TensorFlow and the tab modules are imported in a background
+thread, and the tabs are built when that finishes (the status bar then names the
+TensorFlow/Keras versions and the compute device).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+
+from PySide6.QtCore import QByteArray, QThread, QTimer, Signal, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget,
+                               QWidget)
+
+from app import APP_NAME, ORG_NAME, __version__, settings
+from app.worker import track
+
+# The tabs, in the order of the course. Adding a family adds one line here.
+TABS = [
+    "app.tabs.cnn:CNNTab",
+]
+
+
+def device_summary() -> dict:
+    """TensorFlow/Keras versions and the compute device, in words (imports TensorFlow)."""
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        try:
+            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name")
+        except (RuntimeError, ValueError):
+            name = None
+        device = f"GPU: {name or gpus[0].name}" + (f" (+{len(gpus) - 1} more)"
+                                                   if len(gpus) > 1 else "")
+    else:
+        device = "CPU (no GPU found)"
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "device": device}
+
+
+class TabLoader(QThread):
+    """Imports TensorFlow and the tab modules off the GUI thread."""
+
+    loaded = Signal(dict, list, list)  # device info, [(name, class)], [error text]
+
+    def __init__(self, specs: list[str], parent=None):
+        super().__init__(parent)
+        self.specs = specs
+        self.setObjectName("tab-loader")
+
+    def run(self):
+        info, classes, errors = {}, [], []
+        try:
+            info = device_summary()
+        except Exception as exc:  # noqa: BLE001 - shown in the window, not a crash
+            errors.append(f"TensorFlow could not be loaded: {exc}")
+        for spec in self.specs:
+            module_name, _, cls_name = spec.partition(":")
+            try:
+                classes.append((spec, getattr(importlib.import_module(module_name), cls_name)))
+            except Exception:  # noqa: BLE001
+                errors.append(f"The tab {spec} could not be loaded:\n{traceback.format_exc()}")
+        self.loaded.emit(info, classes, errors)
+
+
+class MainWindow(QMainWindow):
+    tabs_ready = Signal()
+
+    def __init__(self, tab_specs: list[str] | None = None):
+        super().__init__()
+        self.setWindowTitle(f"{APP_NAME} {__version__}")
+        self.tab_widget = QTabWidget()
+        self.tab_widget.setDocumentMode(True)
+        self.loading = QLabel("Loading TensorFlow …")
+        self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setCentralWidget(self.loading)
+        self.device_label = QLabel("Loading TensorFlow …")
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.tabs: list[QWidget] = []
+        self.device_info: dict = {}
+        self.load_errors: list[str] = []
+        self._closing = False
+        self._menus()
+        self._restore_geometry()
+        self.loader = TabLoader(tab_specs if tab_specs is not None else TABS, self)
+        track(self.loader)
+        self.loader.loaded.connect(self._build_tabs)
+        self.loader.start()
+
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    def _about(self) -> None:
+        info = self.device_info
+        QMessageBox.about(self, f"About {APP_NAME}",
+                          f"<b>{APP_NAME}</b> {__version__}<p>Explore deep learning by "
+                          "pointing and clicking: train real models and look inside them.</p>"
+                          f"<p>TensorFlow {info.get('tensorflow', '?')}, Keras "
+                          f"{info.get('keras', '?')}<br>{info.get('device', '')}</p>"
+                          "<p>Bundled digits: MNIST by Yann LeCun, Corinna Cortes and "
+                          "Christopher Burges (CC BY-SA 3.0).</p>")
+
+    def _restore_geometry(self) -> None:
+        geometry = settings.settings().value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+
+    def _build_tabs(self, info: dict, classes: list, errors: list) -> None:
+        self.device_info = info
+        self.load_errors = errors
+        if info:
+            self.device_label.setText(f"TensorFlow {info['tensorflow']} · Keras "
+                                      f"{info['keras']} · {info['device']}")
+        else:
+            self.device_label.setText("TensorFlow unavailable")
+        for spec, cls in classes:
+            try:
+                tab = cls()
+            except Exception:  # noqa: BLE001 - one broken tab must not take the app down
+                errors.append(f"The tab {spec} failed to start:\n{traceback.format_exc()}")
+                continue
+            self.tabs.append(tab)
+            self.tab_widget.addTab(tab, getattr(sys.modules[cls.__module__], "TITLE",
+                                                cls.__name__))
+        if self.tabs:
+            self.setCentralWidget(self.tab_widget)
+            index = settings.load_json("window/tab", 0)
+            if isinstance(index, int) and 0 <= index < len(self.tabs):
+                self.tab_widget.setCurrentIndex(index)
+        else:
+            self.loading.setText("No tab could be loaded. See the messages below.")
+        if errors:
+            if sys.stderr:  # None in a frozen windowed app
+                print("\n".join(errors), file=sys.stderr)
+            self.statusBar().showMessage(errors[0].splitlines()[0], 15000)
+        self.tabs_ready.emit()
+
+    # ------------------------------------------------------------ closing
+    def closeEvent(self, event) -> None:
+        """Stop every tab's work; if some is still ending, close once it has."""
+        if not self._closing:
+            self._closing = True
+            settings.settings().setValue("window/geometry", self.saveGeometry())
+            settings.save_json("window/tab", self.tab_widget.currentIndex())
+        pending = [t for t in self.tabs if not t.shutdown()]
+        if pending or self.loader.isRunning():
+            event.ignore()
+            self.statusBar().showMessage("Stopping training before closing …")
+            QTimer.singleShot(100, self.close)
+            return
+        event.accept()
+
+
+def make_application(argv=None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORG_NAME)
+    app.setApplicationVersion(__version__)
+    return app
+
+
+def run(argv=None) -> int:
+    app = make_application(argv)
+    window = MainWindow()
+    window.show()
+    if os.environ.get("DLE_STARTUP_PROBE"):  # benchmarks: report timings, then quit
+        _startup_probe(app, window)
+    return app.exec()
+
+
+def _startup_probe(app, window) -> None:
+    def shown():
+        print(f"window_visible {time.time():.4f}", flush=True)
+
+    def ready():
+        print(f"tensorflow_ready {time.time():.4f}", flush=True)
+        QTimer.singleShot(0, window.close)
+
+    QTimer.singleShot(0, shown)  # runs once the event loop has painted the window
+    window.tabs_ready.connect(ready)
+
+
+def run_standalone(tab_cls) -> int:
+    """Open one tab alone (python -m app.tabs.<family>), for quick work on it."""
+    app = make_application()
+    info = device_summary()
+    window = QMainWindow()
+    tab = tab_cls()
+    window.setCentralWidget(tab)
+    window.setWindowTitle(f"{getattr(sys.modules[tab_cls.__module__], 'TITLE', '')} — "
+                          f"{APP_NAME}")
+    window.statusBar().showMessage(f"TensorFlow {info['tensorflow']} · {info['device']}")
+    window.resize(1400, 860)
+
+    def close(event):
+        while not tab.shutdown():
+            app.processEvents()
+            time.sleep(0.02)
+        event.accept()
+
+    window.closeEvent = close
+    window.show()
+    return app.exec()

@@ -1,0 +1,262 @@
+"""The convolutional-net tab: train a convnet, see its filters and feature maps, look at
+its mistakes, and draw a digit for it to classify live.
+
+Run alone with `python -m app.tabs.cnn`.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
+                               QPushButton, QScrollArea, QVBoxLayout, QWidget)
+
+from app.widgets.canvas import DrawingCanvas
+from app.widgets.experiment_panel import ExperimentPanel
+from app.widgets.images import ImageGrid, ProbabilityBars
+from app.worker import LatestOnly
+from nets import cnn
+from nets import data as datasets
+from nets.progress import ImageEvent
+
+TITLE = "Convolutional nets"
+ABOUT = ("A convolutional network slides small learnt filters over the image, so the same "
+         "pattern detector is used at every position (weight sharing) and each unit sees "
+         "only a small patch (sparse connectivity). Pooling shrinks the maps, so deeper "
+         "layers see larger parts of the digit. Train it, then draw a digit on the canvas.")
+
+
+def classify_drawing(model, maps_cache: dict, drawing: np.ndarray):
+    """Runs in the predictor thread: drawing -> (digit, probabilities, feature maps)."""
+    digit = cnn.mnist_style(drawing)
+    if digit is None or model is None:
+        return digit, None, []
+    h, w, c = model.input_shape[1:]
+    x = digit
+    if (h, w) != x.shape:
+        from PIL import Image
+
+        x = np.asarray(Image.fromarray(x).resize((w, h), Image.Resampling.BILINEAR))
+    x = np.repeat(x[..., None], c, axis=-1).astype(np.float32)
+    probs = cnn.predict(model, x[None])[0]
+    fm = maps_cache.get(id(model))
+    if fm is None:
+        maps_cache.clear()  # one model at a time: drop sub-models of older ones
+        fm = maps_cache[id(model)] = cnn.FeatureMaps(model)
+    return digit, probs, list(zip(fm.names, fm(x)))
+
+
+def mistakes_of(model, dataset_key: str) -> ImageEvent:
+    """Runs in a background thread: held-out mistakes of a loaded model."""
+    h, w, c = model.input_shape[1:]
+    ds = datasets.load(dataset_key, image_size=(h, w), channels=c)
+    return cnn.mistakes_event(model, ds)
+
+
+class DrawView(QWidget):
+    """Canvas, what the network receives, and its probabilities."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        self.canvas = DrawingCanvas()
+        grid.addWidget(self.canvas, 0, 0, Qt.AlignmentFlag.AlignTop)
+        tools = QHBoxLayout()
+        self.pen = QDoubleSpinBox()
+        self.pen.setRange(4, 40)
+        self.pen.setValue(self.canvas.pen_width)
+        self.pen.setSuffix(" px")
+        self.pen.setToolTip("Pen width. MNIST digits have strokes about a tenth of the digit's "
+                            "height.")
+        self.pen.valueChanged.connect(self.canvas.set_pen_width)
+        self.undo = QPushButton("Undo")
+        self.undo.setToolTip("Remove the last stroke (Ctrl+Z or right-click)")
+        self.undo.clicked.connect(self.canvas.undo)
+        self.clear = QPushButton("Clear")
+        self.clear.setToolTip("Erase the drawing (Delete)")
+        self.clear.clicked.connect(self.canvas.clear)
+        tools.addWidget(QLabel("Pen"))
+        tools.addWidget(self.pen)
+        tools.addWidget(self.undo)
+        tools.addWidget(self.clear)
+        tools.addStretch(1)
+        grid.addLayout(tools, 1, 0)
+        for keys, slot in ((QKeySequence.StandardKey.Undo, self.canvas.undo),
+                           (QKeySequence.StandardKey.Delete, self.canvas.clear)):
+            sc = QShortcut(QKeySequence(keys), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+
+        right = QVBoxLayout()
+        self.preview = ImageGrid(note="What the network sees: the drawing scaled into a "
+                                      "20x20 box and centred by its centre of mass in 28x28, "
+                                      "as MNIST digits were made.")
+        self.preview.setToolTip("The 28x28 input given to the network.")
+        self.preview.setMinimumSize(160, 180)
+        right.addWidget(self.preview)
+        self.guess = QLabel("Draw a digit on the left.")
+        font = self.guess.font()
+        font.setPointSize(font.pointSize() + 4)
+        self.guess.setFont(font)
+        right.addWidget(self.guess)
+        grid.addLayout(right, 0, 1)
+        self.bars = ProbabilityBars(datasets.DIGIT_NAMES)
+        self.bars.setMinimumHeight(200)
+        grid.addWidget(self.bars, 2, 0, 1, 2)
+        grid.setRowStretch(2, 1)
+        grid.setColumnStretch(1, 1)
+
+
+class FeatureMapsView(QScrollArea):
+    """One image grid per conv layer, for the digit on the canvas."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        inner = QWidget()
+        self.box = QVBoxLayout(inner)
+        self.note = QLabel("Draw a digit on the Draw page: every conv layer's response to "
+                           "it appears here, one small image per filter. Early layers "
+                           "respond to strokes and edges, later ones to larger parts.")
+        self.note.setWordWrap(True)
+        self.box.addWidget(self.note)
+        self.box.addStretch(1)
+        self.setWidget(inner)
+        self.grids: dict[str, ImageGrid] = {}
+
+    def show_maps(self, maps: list[tuple[str, np.ndarray]]) -> None:
+        names = [n for n, _ in maps]
+        if list(self.grids) != names:
+            for grid in self.grids.values():
+                grid.setParent(None)
+                grid.deleteLater()
+            self.grids = {}
+            for name in names:
+                grid = ImageGrid()
+                grid.setMinimumHeight(260)
+                self.box.insertWidget(self.box.count() - 1, grid)
+                self.grids[name] = grid
+        for name, m in maps:
+            self.grids[name].set_images(m, note=f"{name}: {len(m)} maps of "
+                                                f"{m.shape[1]}x{m.shape[2]}")
+
+
+class CNNTab(QWidget):
+    prediction_shown = Signal(float)  # seconds from the drawing's change to the bars
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.panel = ExperimentPanel("cnn")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.panel)
+
+        self.draw = DrawView()
+        self.panel.add_view(self.draw, "Draw", "Draw a digit and see what the network says")
+        self.filters = ImageGrid(note="First-layer filters: each small image is one learnt "
+                                      "3x3 (or larger) pattern detector, bright where it "
+                                      "wants ink. They change as the network trains.")
+        self.panel.add_view(self.filters, "Filters", "What the first conv layer has learnt")
+        self.maps = FeatureMapsView()
+        self.panel.add_view(self.maps, "Feature maps", "Every conv layer's response to "
+                                                       "your drawing")
+        self.mistakes = ImageGrid(note="Held-out images the network gets wrong appear here "
+                                       "after training (caption: true → guessed).")
+        self.panel.add_view(self.mistakes, "Mistakes", "Misclassified held-out images")
+        about = QLabel(ABOUT)
+        about.setWordWrap(True)
+        about.setAlignment(Qt.AlignmentFlag.AlignTop)
+        about.setMargin(12)
+        self.panel.add_view(about, "About", "What am I looking at?")
+
+        self.predictor = LatestOnly("cnn-predict", self)
+        self.predictor.result.connect(self._show_prediction)
+        self.predictor.failed.connect(self._prediction_failed)
+        self.background = LatestOnly("cnn-mistakes", self)
+        self.background.result.connect(self._show_mistakes)
+        self.background.failed.connect(self._prediction_failed)
+        self._maps_cache: dict = {}  # touched only by the predictor thread
+        self.model = None
+
+        self.draw.canvas.changed.connect(self.request_prediction)
+        self.panel.model_changed.connect(self._on_model)
+        self.panel.events.connect(self._on_events)
+        self.panel.loaded.connect(self._on_loaded)
+
+    # ------------------------------------------------------------ model and events
+    def _on_model(self, model) -> None:
+        self.model = model
+        if model is None:
+            return
+        trained = self.panel.trained
+        names = trained.meta.get("classes") if trained and trained.model is model else None
+        if names and list(names) != self.draw.bars.names:
+            self.draw.bars.set_names([str(n) for n in names])
+        self.filters.set_images(cnn.first_layer_filters(model))
+        self.request_prediction()
+
+    def _on_loaded(self, trained) -> None:
+        if isinstance(trained.meta.get("dataset"), str):
+            self.mistakes.set_images(np.zeros((0, 1, 1)), note="Finding the held-out images "
+                                                               "this model gets wrong …")
+            self.background.submit(mistakes_of, trained.model, trained.meta["dataset"])
+
+    def _on_events(self, batch: list) -> None:
+        latest = {}
+        for event in batch:
+            if isinstance(event, ImageEvent):
+                latest[event.name] = event  # only the newest of each is worth drawing
+        if "filters" in latest:
+            self.filters.set_images(latest["filters"].images)
+        if "mistakes" in latest:
+            self._show_mistakes(None, latest["mistakes"])
+
+    def _show_mistakes(self, _tag, event: ImageEvent) -> None:
+        self.mistakes.set_images(event.images, event.captions, note=event.note, columns=8)
+
+    # ------------------------------------------------------------ drawing
+    def request_prediction(self) -> None:
+        self.predictor.submit(classify_drawing, self.model, self._maps_cache,
+                              self.draw.canvas.array(), tag=time.perf_counter())
+
+    def _show_prediction(self, requested_at, value) -> None:
+        digit, probs, maps = value
+        if digit is None:
+            self.draw.preview.set_images(np.zeros((0, 28, 28)))
+            self.draw.bars.set_probabilities(np.zeros(len(self.draw.bars.names)))
+            self.draw.guess.setText("Draw a digit on the left.")
+            return
+        self.draw.preview.set_images(digit[None])
+        if probs is None:
+            self.draw.guess.setText("Train or load a model to classify your drawing.")
+            return
+        if len(probs) != len(self.draw.bars.names):
+            self.draw.bars.set_names([str(i) for i in range(len(probs))])
+        self.draw.bars.set_probabilities(probs)
+        best = int(np.argmax(probs))
+        training = " (still training)" if self.panel.is_running() else ""
+        self.draw.guess.setText(f"Guess: {self.draw.bars.names[best]}  "
+                                f"({probs[best]:.0%}){training}")
+        self.maps.show_maps(maps)
+        self.prediction_shown.emit(time.perf_counter() - requested_at)
+
+    def _prediction_failed(self, _tag, text: str) -> None:
+        self.draw.guess.setText("Could not classify the drawing.")
+        self.panel.log_message(f"Background computation failed: {text}")
+
+    # ------------------------------------------------------------ life cycle
+    def shutdown(self) -> bool:
+        """Stop training and background work. True when all has ended."""
+        running = not self.panel.shutdown()
+        self.predictor.shutdown()
+        self.background.shutdown()
+        self.panel.save_settings()
+        return not running
+
+
+if __name__ == "__main__":
+    from app.main_window import run_standalone
+
+    run_standalone(CNNTab)

@@ -1,0 +1,127 @@
+"""Live training plots: per-batch loss (raw and smoothed) and per-epoch metrics.
+
+Items are built once and updated in place with setData; long histories are downsampled
+and clipped to the view, so a redraw stays cheap however long training runs.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+SMOOTHING = 0.9  # weight of the past in the exponential moving average
+
+COLOURS = {"train": (80, 140, 255), "val": (255, 140, 40)}
+
+
+def _curve(plot: pg.PlotItem, **kwargs) -> pg.PlotDataItem:
+    c = plot.plot(**kwargs)
+    c.setDownsampling(auto=True, method="peak")
+    c.setClipToView(True)
+    return c
+
+
+class GrowingArray:
+    """Amortised O(1) append for plot data (numpy arrays, no list-to-array per redraw)."""
+
+    def __init__(self):
+        self._a = np.zeros(1024)
+        self.n = 0
+
+    def append(self, v: float) -> None:
+        if self.n == len(self._a):
+            self._a = np.resize(self._a, 2 * len(self._a))
+        self._a[self.n] = v
+        self.n += 1
+
+    def view(self) -> np.ndarray:
+        return self._a[:self.n]
+
+    def clear(self) -> None:
+        self.n = 0
+
+
+class BatchLossPlot(pg.PlotWidget):
+    """Loss of each batch (faint) and its exponential moving average (bold)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setTitle("Loss per batch")
+        self.setLabel("bottom", "step")
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.addLegend(offset=(-10, 10))
+        self.raw = _curve(self.getPlotItem(), pen=pg.mkPen((120, 120, 160, 90)), name="batch")
+        self.smooth = _curve(self.getPlotItem(), pen=pg.mkPen(COLOURS["train"], width=2),
+                             name="smoothed")
+        self.setToolTip("The training loss of every batch (faint) and its moving average "
+                        "(bold). It should fall; a jagged faint line is normal.")
+        self.steps, self.values, self.smoothed = GrowingArray(), GrowingArray(), GrowingArray()
+        self._ema = 0.0
+        self._count = 0
+
+    def clear_data(self) -> None:
+        for a in (self.steps, self.values, self.smoothed):
+            a.clear()
+        self._ema, self._count = 0.0, 0
+        self.refresh()
+
+    def add(self, step: int, loss: float) -> None:
+        # bias-corrected moving average: the start is not dragged towards zero
+        self._count += 1
+        self._ema = SMOOTHING * self._ema + (1 - SMOOTHING) * loss
+        self.steps.append(step)
+        self.values.append(loss)
+        self.smoothed.append(self._ema / (1 - SMOOTHING ** self._count))
+
+    def refresh(self) -> None:
+        x = self.steps.view()
+        self.raw.setData(x, self.values.view())
+        self.smooth.setData(x, self.smoothed.view())
+
+
+class EpochPlots(QWidget):
+    """One plot per metric (loss, accuracy, ...), train and validation curves in each.
+
+    A plot is created the first time its metric appears, then only updated.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.glw = pg.GraphicsLayoutWidget()
+        self.layout_.addWidget(self.glw)
+        self.glw.setToolTip("Per-epoch metrics on the training data (blue) and on held-out "
+                            "validation data (orange). A widening gap means overfitting.")
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.data: dict[str, list[tuple[int, float]]] = {}
+
+    def clear_data(self) -> None:
+        self.data.clear()
+        for c in self.curves.values():
+            c.setData([], [])
+
+    def set_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            points = self.data.setdefault(key, [])
+            points[:] = [p for p in points if p[0] != epoch + 1]
+            points.append((epoch + 1, value))
+            points.sort()
+            self._curve(key).setData(*map(np.asarray, zip(*points)))
+
+    def _curve(self, key: str) -> pg.PlotDataItem:
+        if key not in self.curves:
+            base = key.removeprefix("val_")
+            if base not in self.plots:
+                p = self.glw.addPlot(row=len(self.plots), col=0,
+                                     title=f"{base.replace('_', ' ')} per epoch")
+                p.showGrid(x=True, y=True, alpha=0.2)
+                p.addLegend(offset=(-10, 10))
+                p.setLabel("bottom", "epoch")
+                self.plots[base] = p
+            kind = "val" if key.startswith("val_") else "train"
+            self.curves[key] = self.plots[base].plot(
+                pen=pg.mkPen(COLOURS[kind], width=2), symbol="o", symbolSize=5,
+                symbolBrush=COLOURS[kind], name="validation" if kind == "val" else "train")
+        return self.curves[key]

@@ -1,0 +1,212 @@
+"""Measure the app: start-up, CNN accuracy and time, in-app training throughput against a
+bare `model.fit`, and draw-to-prediction latency. Prints a markdown table and writes JSON.
+
+    python benchmarks/run.py            # the full set (about 3 minutes on 2 cores)
+    python benchmarks/run.py --quick    # a smoke pass: checks the benchmarks still run
+
+Run it with the project's environment (`.venv/bin/python benchmarks/run.py`).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Benchmarks must not read or write the person's settings and autosaves.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="dle-bench-"))
+os.environ["DLE_HOME"] = str(_SCRATCH / "home")
+
+ROWS: list[dict] = []
+
+
+def row(name: str, value, unit: str, target: str = "", compared_to: str = "", **extra):
+    ROWS.append({"benchmark": name, "value": value, "unit": unit, "target": target,
+                 "compared_to": compared_to, **extra})
+    print(f"  {name}: {value} {unit}", flush=True)
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+# ------------------------------------------------------------------ start-up
+def bench_startup(repeats: int) -> None:
+    visible, ready = [], []
+    for _ in range(repeats):
+        env = {**os.environ, "DLE_STARTUP_PROBE": "1",
+               "XDG_CONFIG_HOME": str(_SCRATCH / "config")}
+        t0 = time.time()
+        out = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env,
+                             capture_output=True, text=True, timeout=120).stdout
+        stamps = dict(line.split() for line in out.splitlines()
+                      if line.startswith(("window_visible", "tensorflow_ready")))
+        visible.append(float(stamps["window_visible"]) - t0)
+        ready.append(float(stamps["tensorflow_ready"]) - t0)
+    row("launch to window visible (median)", round(statistics.median(visible), 2), "s",
+        "<= 1.5 s", runs=repeats)
+    row("launch to TensorFlow ready, tabs built (median)", round(statistics.median(ready), 2),
+        "s", "", runs=repeats)
+
+
+# ------------------------------------------------------------------ CNN quality
+def bench_cnn_accuracy(quick: bool) -> None:
+    from nets import cnn, data, runner
+    from nets.progress import ListReporter
+
+    cfg = cnn.Config(epochs=1) if quick else cnn.Config()
+    t0 = time.monotonic()
+    done = runner.execute(runner.RunRequest("cnn", cfg, "mnist-5k", seed=0, autosave=False),
+                          ListReporter())
+    wall = time.monotonic() - t0
+    ds = data.load("mnist-5k")
+    acc = float((cnn.predict(done.result.model, ds.x_val).argmax(1) == ds.y_val).mean())
+    row(f"CNN held-out accuracy, bundled 4,000/1,000, default config ({cfg.epochs} epochs)",
+        round(100 * acc, 2), "%", ">= 97.5 %")
+    row("CNN wall time for that run (data, build, train, mistakes)", round(wall, 1), "s",
+        "<= 60 s", fit_seconds=round(done.result.fit_seconds, 1))
+
+
+# ------------------------------------------------------------------ throughput in the app
+def bare_fit_seconds(cfg, ds) -> float:
+    from nets import cnn
+    from nets.runner import seed_everything
+
+    seed_everything(0)
+    model = cnn.build_model(cfg, ds.input_shape, ds.num_classes, len(ds.x_train))
+    t0 = time.monotonic()
+    model.fit(ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val),
+              epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0)
+    return time.monotonic() - t0
+
+
+def app_fit_seconds(qapp, cfg) -> float:
+    from app.tabs.cnn import CNNTab
+
+    tab = CNNTab()
+    tab.resize(1400, 860)
+    tab.show()
+    tab.panel.form.set_config(cfg)
+    tab.panel.select_dataset("mnist-5k")
+    tab.panel.resume_box.setChecked(False)
+    result = {}
+    tab.panel.finished.connect(lambda done: result.setdefault("done", done))
+    tab.panel.start()
+    while "done" not in result:
+        qapp.processEvents()
+        time.sleep(0.002)
+    tab.shutdown()
+    tab.close()
+    tab.deleteLater()
+    qapp.processEvents()
+    return result["done"].result.fit_seconds
+
+
+def bench_throughput(qapp, quick: bool) -> None:
+    from nets import cnn, data
+
+    cfg = cnn.Config(epochs=1 if quick else 6)
+    ds = data.load("mnist-5k")
+    bare, app = [], []
+    for _ in range(1 if quick else 2):  # interleaved, so drift hits both alike
+        bare.append(bare_fit_seconds(cfg, ds))
+        app.append(app_fit_seconds(qapp, cfg))
+    b, a = statistics.median(bare), statistics.median(app)
+    row("training throughput in the app / bare model.fit(verbose=0)", round(b / a, 3),
+        "ratio", ">= 0.95", compared_to=f"bare fit {b:.2f} s vs in-app {a:.2f} s "
+                                        f"({cfg.epochs} epochs, default CNN, same data)")
+
+
+# ------------------------------------------------------------------ draw to prediction
+def bench_draw_latency(qapp, quick: bool) -> None:
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    from app.tabs.cnn import CNNTab
+    from nets import cnn, runner
+    from nets.progress import ListReporter
+
+    done = runner.execute(runner.RunRequest("cnn", cnn.Config(epochs=1), "mnist-5k",
+                                            autosave=False), ListReporter())
+    tab = CNNTab()
+    tab.resize(1400, 860)
+    tab.show()
+    tab.panel.trained = done.result
+    tab.panel.model_changed.emit(done.result.model)
+    latencies = []
+    tab.prediction_shown.connect(latencies.append)
+    canvas = tab.draw.canvas
+    strokes = 3 if quick else 20
+    for s in range(strokes):
+        tab.draw.canvas.clear()
+        x0 = 60 + (s * 37) % 120
+        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(x0, 40))
+        for i in range(30):  # a stroke drawn at ~60 mouse events a second
+            QTest.mouseMove(canvas, QPoint(x0 + i * 2, 40 + i * 6))
+            t_end = time.perf_counter() + 1 / 60
+            while time.perf_counter() < t_end:
+                qapp.processEvents()
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(x0 + 60, 220))
+        t_end = time.perf_counter() + 0.2
+        while time.perf_counter() < t_end:
+            qapp.processEvents()
+    tab.shutdown()
+    ms = [1000 * v for v in latencies]
+    row("draw-to-prediction latency, median", round(statistics.median(ms), 1), "ms",
+        compared_to=f"{len(ms)} predictions shown while drawing {strokes} strokes")
+    row("draw-to-prediction latency, 95th percentile", round(percentile(ms, 95), 1), "ms",
+        "<= 30 ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke pass, numbers meaningless")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"),
+                        help="folder for results.json and results.md")
+    args = parser.parse_args()
+
+    from app.main_window import make_application
+
+    qapp = make_application([])
+    print("Start-up ...", flush=True)
+    bench_startup(1 if args.quick else 3)
+    print("CNN accuracy ...", flush=True)
+    bench_cnn_accuracy(args.quick)
+    print("Throughput ...", flush=True)
+    bench_throughput(qapp, args.quick)
+    print("Draw latency ...", flush=True)
+    bench_draw_latency(qapp, args.quick)
+
+    import keras
+    import tensorflow as tf
+
+    machine = (f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, Keras "
+               f"{keras.__version__}, GPUs: {len(tf.config.list_physical_devices('GPU'))}")
+    lines = [f"# Benchmarks ({'quick' if args.quick else 'full'}) — {machine}", "",
+             "| benchmark | value | target | compared to |", "|---|---|---|---|"]
+    lines += [f"| {r['benchmark']} | {r['value']} {r['unit']} | {r['target']} | "
+              f"{r['compared_to']} |" for r in ROWS]
+    table = "\n".join(lines)
+    print("\n" + table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text(table + "\n")
+    (out / "results.json").write_text(json.dumps({"machine": machine, "quick": args.quick,
+                                                  "rows": ROWS}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Set up a virtual environment in .venv and run the app or the tests in it.
+
+    python3 dev.py app     # install what the app needs (once), then launch it
+    python3 dev.py test    # install the app and test tools (once), then run every test
+
+Only the standard library is used here, so it works on a fresh machine with Python 3.10+.
+The environment is reinstalled when pyproject.toml changes.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_environment(extras: str) -> Path:
+    py = venv_python()
+    if not py.exists():
+        print(f"Creating a virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / f".installed-{extras or 'app'}"
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != want:
+        print("Installing packages (a few minutes the first time) ...", flush=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+        target = f".[{extras}]" if extras else "."
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "-e", target], cwd=ROOT,
+                       check=True)
+        stamp.write_text(want)
+    return py
+
+
+def main(argv: list[str]) -> int:
+    what = argv[0] if argv else "app"
+    rest = argv[1:]
+    if what == "app":
+        py = ensure_environment("")
+        return subprocess.call([str(py), str(ROOT / "main.py"), *rest], cwd=ROOT)
+    if what == "test":
+        py = ensure_environment("test")
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+        return subprocess.call([str(py), "-m", "pytest", *(rest or ["-q"])], cwd=ROOT,
+                               env=env)
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

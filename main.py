@@ -1,0 +1,105 @@
+"""Deep Learning Explorer. No arguments: the GUI. `train`, `list`: the same work headless.
+
+    python main.py                                  # the app
+    python main.py list                             # families and datasets
+    python main.py train cnn --epochs 3 --save digits.keras
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ["KERAS_BACKEND"] = "tensorflow"  # before anything imports keras
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nets import config, runner
+
+    parser = argparse.ArgumentParser(
+        prog="main.py", description="Deep Learning Explorer: with no command, opens the app.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("list", help="list the model families and datasets")
+    train = sub.add_parser("train", help="train a model headless, printing progress")
+    families = train.add_subparsers(dest="family", required=True)
+    for key in runner.FAMILIES:
+        module = runner.family(key)
+        p = families.add_parser(key, help=module.SUMMARY, description=module.SUMMARY)
+        common = p.add_argument_group("run")
+        common.add_argument("--dataset", default="mnist",
+                            help="dataset key (see `list`) or folder:<path> (default: mnist)")
+        common.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        common.add_argument("--save", metavar="FILE.keras", help="save the trained model")
+        common.add_argument("--resume", action="store_true",
+                            help="continue from this family's latest autosave")
+        common.add_argument("--no-autosave", action="store_true",
+                            help="do not autosave after each epoch")
+        config.add_arguments(p.add_argument_group("hyperparameters"), module.Config)
+    return parser
+
+
+def cmd_list() -> int:
+    from nets import runner
+    from nets.data import CHOICES, full_mnist_cached
+
+    print("Model families (python main.py train FAMILY --help):")
+    for key in runner.FAMILIES:
+        m = runner.family(key)
+        print(f"  {key:14s} {m.TITLE}: {m.SUMMARY}")
+    print("\nDatasets (--dataset KEY):")
+    for c in CHOICES:
+        print(f"  {c.key:14s} {c.label}")
+    print(f"  {'folder:<path>':14s} your images, one sub-folder per class")
+    print("\nFull MNIST is " + ("in the Keras cache." if full_mnist_cached() else
+                                "not downloaded: 'mnist' uses the bundled 5,000 digits."))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from nets import config, runner, storage
+    from nets.progress import ConsoleReporter
+
+    module = runner.family(args.family)
+    try:
+        cfg = config.from_arguments(module.Config, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    reporter = ConsoleReporter()
+    request = runner.RunRequest(args.family, cfg, args.dataset, args.seed,
+                                resume=args.resume, autosave=not args.no_autosave)
+    try:
+        done = runner.execute(request, reporter)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    if done.status == "failed" and done.detail and os.environ.get("DLE_DEBUG"):
+        print(done.detail, file=sys.stderr)
+    if args.save and done.result is not None:
+        try:
+            path = done.result.save(args.save)
+            print(f"Saved the model to {path}")
+        except storage.StorageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    return {"finished": 0, "stopped": 130}.get(done.status, 1)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        from app.main_window import run
+
+        return run()
+    args = build_parser().parse_args(argv)
+    if args.command == "list":
+        return cmd_list()
+    if args.command == "train":
+        return cmd_train(args)
+    build_parser().print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

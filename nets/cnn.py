@@ -1,0 +1,279 @@
+"""Convolutional nets on images: the model, its training run, and what it shows.
+
+The default network follows the spirit of keras.io's `mnist_convnet` (conv, pool, conv,
+pool, dropout, softmax), with light data augmentation so that 4,000 digits are enough.
+Also here: turning a mouse drawing into an MNIST-style digit, and the views (filters,
+feature maps, mistakes) as plain arrays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nets import data as datasets
+from nets import storage
+from nets.config import param
+from nets.progress import ImageEvent, Log
+
+TITLE = "Convolutional nets"
+SUMMARY = "Train a convnet on digits, look at its filters, draw a digit and watch it guess."
+
+
+@dataclass
+class Config:
+    conv_blocks: int = param(2, "Conv blocks", "Number of convolution blocks; each halves "
+                             "the image with pooling and doubles the filters.",
+                             minimum=1, maximum=4)
+    filters: int = param(32, "Filters", "Filters in the first block: each learns one "
+                         "small pattern detector.", minimum=1, maximum=256)
+    convs_per_block: int = param(1, "Convs per block", "Convolution layers stacked in "
+                                 "each block before pooling.", minimum=1, maximum=3)
+    kernel_size: int = param(3, "Kernel size", "Width of each filter in pixels: the patch "
+                             "of the image one filter looks at.", minimum=1, maximum=9)
+    pooling: str = param("max", "Pooling", "How each block downsamples: the largest value "
+                         "(max), the mean (average), or no pooling.",
+                         choices=("max", "average", "none"))
+    batch_norm: bool = param(False, "Batch norm", "Normalise activations after each "
+                             "convolution: trains faster and more stably.")
+    dropout: float = param(0.4, "Dropout", "Fraction of features randomly dropped while "
+                           "training, against overfitting.", minimum=0.0, maximum=0.9,
+                           step=0.05, decimals=2)
+    augment: bool = param(True, "Augment", "Shift, rotate and zoom the training digits a "
+                          "little each epoch, so the net sees more variety.")
+    optimizer: str = param("adam", "Optimizer", "The gradient descent variant that "
+                           "updates the weights.", choices=("adam", "sgd", "rmsprop"))
+    learning_rate: float = param(0.003, "Learning rate", "Step size of each weight update; "
+                                 "too large and the loss explodes.", minimum=1e-6,
+                                 maximum=10.0, decimals=6)
+    cosine_decay: bool = param(True, "Cosine decay", "Lower the learning rate smoothly "
+                               "towards zero over the run: the last epochs settle.")
+    batch_size: int = param(128, "Batch size", "Images per gradient step.", minimum=1,
+                            maximum=4096)
+    epochs: int = param(15, "Epochs", "Passes over the training set.", minimum=1,
+                        maximum=1000)
+
+
+def build_model(config: Config, input_shape, num_classes: int, train_size: int = 0):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = inputs
+    if config.augment:
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="shift")(x)
+        x = layers.RandomRotation(0.04, fill_mode="constant", name="rotate")(x)
+        x = layers.RandomZoom(0.1, fill_mode="constant", name="zoom")(x)
+    n = 0
+    for block in range(config.conv_blocks):
+        for _ in range(config.convs_per_block):
+            n += 1
+            x = layers.Conv2D(config.filters * 2 ** block, config.kernel_size,
+                              padding="same", use_bias=not config.batch_norm,
+                              name=f"conv{n}")(x)
+            if config.batch_norm:
+                x = layers.BatchNormalization(name=f"bn{n}")(x)
+            x = layers.Activation("relu", name=f"relu{n}")(x)
+        if config.pooling != "none" and min(x.shape[1], x.shape[2]) >= 2:
+            pool = layers.MaxPooling2D if config.pooling == "max" else layers.AveragePooling2D
+            x = pool(2, name=f"pool{block + 1}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(config.dropout, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name="convnet")
+    compile_model(model, config, train_size)
+    return model
+
+
+def compile_model(model, config: Config, train_size: int = 0):
+    """Attach optimizer, loss and metrics; `train_size` sets the cosine decay's length."""
+    import keras
+
+    lr = config.learning_rate
+    if config.cosine_decay and train_size:
+        steps = config.epochs * int(np.ceil(train_size / config.batch_size))
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.02)
+    opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+           "rmsprop": keras.optimizers.RMSprop}[config.optimizer]
+    kwargs = {"momentum": 0.9} if config.optimizer == "sgd" else {}
+    model.compile(optimizer=opt(learning_rate=lr, **kwargs),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def conv_layers(model):
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+# ---------------------------------------------------------------- training
+def train(request, reporter):
+    from nets.runner import config_meta, fit_keras, seed_everything
+
+    config = request.config
+    initial_epoch, history, model = 0, [], None
+    if request.resume:
+        found = storage.latest_autosave("cnn")
+        if found is None:
+            reporter.emit(Log("No autosave to resume from: starting afresh."))
+        else:
+            path, meta = found
+            from nets.config import from_dict
+
+            config = from_dict(Config, meta.get("config", {}))
+            request.dataset = meta.get("dataset", request.dataset)
+            request.seed = meta.get("seed", request.seed)
+            initial_epoch, history = int(meta.get("epoch", 0)), list(meta.get("history", []))
+    seed_everything(request.seed)
+    reporter.emit(Log("Loading data ..."))
+    ds = datasets.load(request.dataset, seed=request.seed)
+    reporter.emit(Log(f"Data: {ds.description}"))
+    if ds.report:
+        reporter.emit(Log(ds.report))
+    reporter.controls.checkpoint()
+    model = build_model(config, ds.input_shape, ds.num_classes, len(ds.x_train))
+    if initial_epoch:
+        storage.load_weights(model, path)
+        reporter.emit(Log(f"Resumed from {path.name} after epoch {initial_epoch}."))
+    if initial_epoch >= config.epochs:
+        reporter.emit(Log("The autosave had already finished all its epochs."))
+    request.config = config
+    meta = config_meta(request, classes=ds.class_names, input_shape=list(ds.input_shape),
+                       dataset_description=ds.description)
+    done = fit_keras(model, family_key="cnn", meta=meta, x=ds.x_train, y=ds.y_train,
+                     validation=(ds.x_val, ds.y_val), epochs=config.epochs,
+                     batch_size=config.batch_size, reporter=reporter,
+                     initial_epoch=initial_epoch, history=history,
+                     images=lambda m: [filters_event(m)], autosave=request.autosave,
+                     description=f"Training a convnet on {ds.description}.")
+    if done.status == "finished":  # after Stop, stopping fast matters more
+        reporter.emit(mistakes_event(model, ds))
+    return done
+
+
+def load(path):
+    """A saved CNN, rebuilt in code from its stored config; only weights are read."""
+    from nets.config import from_dict
+    from nets.runner import TrainedModel
+
+    meta = storage.read_meta(path)
+    if meta.get("family") != "cnn":
+        raise storage.StorageError(
+            f"This file holds a {meta.get('family', 'unknown')!r} model, not a convnet.")
+    try:
+        config = from_dict(Config, meta["config"], strict=True)
+        shape = tuple(int(v) for v in meta["input_shape"])
+        classes = [str(c) for c in meta["classes"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise storage.StorageError(f"The model description in the file is damaged "
+                                   f"({exc}).") from exc
+    model = build_model(config, shape, len(classes))
+    storage.load_weights(model, path)
+    return TrainedModel(model, "cnn", meta, list(meta.get("history", [])))
+
+
+# ---------------------------------------------------------------- views, as arrays
+def normalise_each(a: np.ndarray) -> np.ndarray:
+    """Scale each image of a stack to [0, 1] on its own (flat ones become mid-grey)."""
+    a = a.astype(np.float32)
+    axes = tuple(range(1, a.ndim))
+    lo, hi = a.min(axis=axes, keepdims=True), a.max(axis=axes, keepdims=True)
+    span = hi - lo
+    return np.where(span > 1e-12, (a - lo) / np.where(span > 1e-12, span, 1), 0.5)
+
+
+def first_layer_filters(model) -> np.ndarray:
+    """The first conv layer's kernels as images: (filters, k, k) or (filters, k, k, 3)."""
+    kernel = np.asarray(conv_layers(model)[0].kernel)  # (k, k, in, out)
+    imgs = np.moveaxis(kernel, -1, 0)  # (out, k, k, in)
+    imgs = imgs[..., 0] if imgs.shape[-1] != 3 else imgs
+    return normalise_each(imgs)
+
+
+def filters_event(model) -> ImageEvent:
+    return ImageEvent("filters", first_layer_filters(model))
+
+
+def predict(model, x: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Class probabilities; uses model(x) (thread-friendly) rather than model.predict."""
+    out = [np.asarray(model(x[i:i + batch], training=False)) for i in range(0, len(x), batch)]
+    return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
+
+
+def mistakes_event(model, ds, limit: int = 64) -> ImageEvent:
+    probs = predict(model, ds.x_val)
+    guess = probs.argmax(1)
+    wrong = np.flatnonzero(guess != ds.y_val)
+    acc = 1.0 - len(wrong) / max(len(ds.y_val), 1)
+    shown = wrong[:limit]
+    names = ds.class_names
+    captions = tuple(f"{names[ds.y_val[i]]}→{names[guess[i]]}" for i in shown)
+    imgs = ds.x_val[shown]
+    imgs = imgs[..., 0] if imgs.shape[-1] == 1 else imgs
+    return ImageEvent("mistakes", imgs, captions,
+                      note=f"{len(wrong)} of {len(ds.y_val)} held-out images misclassified "
+                           f"(accuracy {acc:.1%}); showing {len(shown)}. "
+                           "Caption: true → guessed.")
+
+
+class FeatureMaps:
+    """Every conv layer's activations for one image, from a sub-model built once."""
+
+    def __init__(self, model):
+        import keras
+
+        self.layers = conv_layers(model)
+        # Read after the activation when there is one, as that is what the next layer sees.
+        outs = []
+        for layer in self.layers:
+            n = layer.name.removeprefix("conv")
+            try:
+                outs.append(model.get_layer(f"relu{n}").output)
+            except ValueError:
+                outs.append(layer.output)
+        self.names = [layer.name for layer in self.layers]
+        self.model = keras.Model(model.input, outs)
+
+    def __call__(self, image: np.ndarray) -> list[np.ndarray]:
+        """(h, w, c) image -> list of (channels, h', w') arrays scaled to [0, 1]."""
+        outs = self.model(image[None], training=False)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        return [normalise_each(np.moveaxis(np.asarray(o)[0], -1, 0)) for o in outs]
+
+
+# ---------------------------------------------------------------- drawings as MNIST digits
+def mnist_style(drawing: np.ndarray, box: int = 20, size: int = 28,
+                threshold: float = 0.05) -> np.ndarray | None:
+    """Turn a drawing (2-D, ink high, any size) into a 28x28 MNIST-style digit in [0, 1].
+
+    As MNIST was made: the ink's bounding box is scaled (keeping its aspect) to fit a
+    20x20 box with anti-aliasing, then placed in 28x28 so its centre of mass is at the
+    centre. Returns None when nothing is drawn.
+    """
+    from PIL import Image
+
+    a = np.asarray(drawing, dtype=np.float32)
+    if a.ndim != 2:
+        raise ValueError(f"Expected a 2-D drawing, got shape {a.shape}.")
+    ink = a > threshold
+    if not ink.any():
+        return None
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    crop = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = crop.shape
+    scale = box / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    img = Image.fromarray(np.clip(crop * 255, 0, 255).astype(np.uint8))
+    small = np.asarray(img.resize((nw, nh), Image.Resampling.LANCZOS), np.float32) / 255.0
+    small = np.clip(small, 0, 1)
+    out = np.zeros((size, size), np.float32)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    out[top:top + nh, left:left + nw] = small
+    total = out.sum()
+    ys, xs = np.indices(out.shape)
+    cy, cx = (ys * out).sum() / total, (xs * out).sum() / total
+    dy, dx = int(round((size - 1) / 2 - cy)), int(round((size - 1) / 2 - cx))
+    # keep the whole digit inside the frame while centring it
+    dy = int(np.clip(dy, -top, size - (top + nh)))
+    dx = int(np.clip(dx, -left, size - (left + nw)))
+    return np.roll(out, (dy, dx), axis=(0, 1))

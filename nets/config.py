@@ -1,0 +1,132 @@
+"""Hyperparameters declared once, used three times: GUI form, command line, saved model.
+
+A family's config is a dataclass whose fields are made with `param(...)`, carrying a
+label, a one-line help text and a range or a list of choices.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    label: str
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple | None = None
+    step: float | None = None
+    decimals: int = 4
+
+
+def param(default, label: str, help: str, *, minimum=None, maximum=None, choices=None,
+          step=None, decimals: int = 4):
+    info = ParamInfo(label, help, minimum, maximum, tuple(choices) if choices else None,
+                     step, decimals)
+    return field(default=default, metadata={"param": info})
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One field of a config, with its type resolved: what a form or a parser needs."""
+
+    name: str
+    type: type
+    default: Any
+    info: ParamInfo
+
+
+def specs(config_cls) -> list[ParamSpec]:
+    hints = {f.name: f.type for f in dataclasses.fields(config_cls)}
+    out = []
+    for f in dataclasses.fields(config_cls):
+        info = f.metadata.get("param")
+        if info is None:
+            continue
+        t = hints[f.name]
+        if isinstance(t, str):  # postponed annotations
+            t = {"int": int, "float": float, "bool": bool, "str": str}[t]
+        out.append(ParamSpec(f.name, t, f.default, info))
+    return out
+
+
+def validate(config) -> list[str]:
+    """Plain-words problems with a config's values (empty when all is well)."""
+    problems = []
+    for s in specs(type(config)):
+        value = getattr(config, s.name)
+        i = s.info
+        if i.choices is not None and value not in i.choices:
+            problems.append(f"{i.label} must be one of {', '.join(map(str, i.choices))} "
+                            f"(got {value!r}).")
+        if i.minimum is not None and value < i.minimum:
+            problems.append(f"{i.label} must be at least {i.minimum} (got {value}).")
+        if i.maximum is not None and value > i.maximum:
+            problems.append(f"{i.label} must be at most {i.maximum} (got {value}).")
+    return problems
+
+
+def to_dict(config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def from_dict(config_cls, values: dict, *, strict: bool = False):
+    """Build a config from stored values; unknown keys are ignored, bad types coerced.
+
+    Stored settings and saved models may come from an older version: a missing or
+    unusable value falls back to the default rather than failing (unless strict).
+    """
+    kwargs = {}
+    for s in specs(config_cls):
+        if s.name not in values:
+            continue
+        try:
+            v = values[s.name]
+            kwargs[s.name] = _coerce(s.type, v)
+        except (TypeError, ValueError):
+            if strict:
+                raise
+    cfg = config_cls(**kwargs)
+    if strict and (problems := validate(cfg)):
+        raise ValueError(" ".join(problems))
+    return cfg
+
+
+def _coerce(t: type, v):
+    if t is bool:
+        if isinstance(v, str):
+            return v.strip().lower() in ("1", "true", "yes", "on")
+        return bool(v)
+    return t(v)
+
+
+def add_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
+    """One `--option` per field, with its help, range and default."""
+    for s in specs(config_cls):
+        flag = "--" + s.name.replace("_", "-")
+        i = s.info
+        extra = ""
+        if i.minimum is not None or i.maximum is not None:
+            extra = f" [{i.minimum} .. {i.maximum}]"
+        help_text = f"{i.help}{extra} (default: {s.default})"
+        if s.type is bool:
+            parser.add_argument(flag, dest=s.name, action=argparse.BooleanOptionalAction,
+                                default=None, help=help_text)
+        else:
+            parser.add_argument(flag, dest=s.name, type=s.type, default=None,
+                                choices=list(i.choices) if i.choices else None,
+                                help=help_text)
+
+
+def from_arguments(config_cls, namespace: argparse.Namespace, base=None):
+    """The config the command line asked for: given options over `base` (or defaults)."""
+    base = base or config_cls()
+    given = {s.name: getattr(namespace, s.name) for s in specs(config_cls)
+             if getattr(namespace, s.name, None) is not None}
+    cfg = dataclasses.replace(base, **given)
+    if problems := validate(cfg):
+        raise ValueError(" ".join(problems))
+    return cfg

@@ -1,0 +1,267 @@
+"""Datasets: the bundled offline digits, keras.datasets when available, a person's folder.
+
+Every loader returns a `Dataset` with a held-out split and a sentence saying what it is,
+so the GUI and the command line can tell the person which data is in use.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+BUNDLED_DIGITS = RESOURCES / "data" / "mnist_5k.npz"
+DIGIT_NAMES = [str(d) for d in range(10)]
+FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot"]
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
+                  ".ppm", ".pbm"}
+MAX_PIXELS = 50_000_000  # larger images are skipped, not decoded (a 20k x 20k PNG is 400M)
+
+
+class DataError(Exception):
+    """A dataset could not be provided; the message is meant for the person."""
+
+
+@dataclass
+class Dataset:
+    key: str
+    description: str
+    x_train: np.ndarray  # float32 (n, h, w, c) in [0, 1]
+    y_train: np.ndarray  # int64 (n,)
+    x_val: np.ndarray
+    y_val: np.ndarray
+    class_names: list[str]
+    report: str = ""  # e.g. which files were skipped and why
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    key: str
+    label: str
+    help: str
+
+
+CHOICES = [
+    DatasetChoice("mnist", "MNIST digits (full if downloaded, else bundled 5,000)",
+                  "Full MNIST (60,000 + 10,000) when it is in the Keras cache; otherwise the "
+                  "5,000 digits that ship with the app. Works offline."),
+    DatasetChoice("mnist-5k", "MNIST digits, bundled 5,000",
+                  "5,000 MNIST digits shipped with the app: 4,000 to train, 1,000 held out."),
+    DatasetChoice("mnist-full", "MNIST digits, full 70,000 (download)",
+                  "The whole MNIST set through keras.datasets; downloads 11 MB once."),
+    DatasetChoice("fashion-mnist", "Fashion-MNIST clothes (download)",
+                  "70,000 greyscale photos of clothes in 10 classes (Zalando, MIT licence)."),
+]
+
+
+def keras_cache_dirs() -> list[Path]:
+    home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    # Keras falls back to /tmp/.keras when its home is not writable.
+    return [Path(home) / "datasets", Path("/tmp/.keras/datasets")]
+
+
+def full_mnist_cached() -> bool:
+    return any((d / "mnist.npz").is_file() for d in keras_cache_dirs())
+
+
+def load(key: str, *, seed: int = 0, image_size=(28, 28), channels: int = 1) -> Dataset:
+    """The dataset a chooser key names; `folder:<path>` loads a person's image folder."""
+    if key.startswith("folder:"):
+        return load_image_folder(key[len("folder:"):], size=image_size, channels=channels,
+                                 seed=seed)
+    if key == "mnist":
+        return load("mnist-full" if full_mnist_cached() else "mnist-5k", seed=seed)
+    if key == "mnist-5k":
+        return load_bundled_digits()
+    if key == "mnist-full":
+        return _load_keras("mnist", "MNIST digits, full set (60,000 train / 10,000 held out)",
+                           DIGIT_NAMES)
+    if key == "fashion-mnist":
+        return _load_keras("fashion_mnist",
+                           "Fashion-MNIST (60,000 train / 10,000 held out)", FASHION_NAMES)
+    raise DataError(f"Unknown dataset '{key}'. Known: "
+                    + ", ".join(c.key for c in CHOICES) + ", folder:<path>.")
+
+
+def _to_float(images: np.ndarray) -> np.ndarray:
+    x = images.astype(np.float32) / 255.0
+    return x[..., None] if x.ndim == 3 else x
+
+
+def load_bundled_digits() -> Dataset:
+    """The 5,000 shipped digits (500 per class) with a fixed, stratified held-out 1,000.
+
+    The split never depends on the person's seed, so held-out figures stay comparable.
+    """
+    try:
+        with np.load(BUNDLED_DIGITS, allow_pickle=False) as f:
+            images, labels = f["images"], f["labels"].astype(np.int64)
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"The bundled digits at {BUNDLED_DIGITS} are missing or damaged "
+                        f"({exc}). Reinstalling the app restores them.") from exc
+    rng = np.random.default_rng(20261127)
+    val_idx = np.concatenate([rng.choice(np.flatnonzero(labels == c), 100, replace=False)
+                              for c in range(10)])
+    mask = np.zeros(len(labels), bool)
+    mask[val_idx] = True
+    train_idx = rng.permutation(np.flatnonzero(~mask))  # the file is sorted by label
+    return Dataset("mnist-5k",
+                   "MNIST digits, bundled subset (4,000 train / 1,000 held out)",
+                   _to_float(images[train_idx]), labels[train_idx],
+                   _to_float(images[val_idx]), labels[val_idx], DIGIT_NAMES)
+
+
+def _load_keras(module: str, description: str, names: list[str]) -> Dataset:
+    import keras
+
+    try:
+        (xt, yt), (xv, yv) = getattr(keras.datasets, module).load_data()
+    except Exception as exc:  # Keras raises a bare Exception on a failed download
+        raise DataError(
+            f"Could not get {description.split(' (')[0]}: it is not in the Keras cache "
+            f"and downloading it failed ({str(exc).splitlines()[0][:200]}). "
+            "Without a network, use 'MNIST digits, bundled 5,000', which ships with the "
+            "app.") from exc
+    return Dataset(module.replace("_", "-") if module != "mnist" else "mnist-full",
+                   description, _to_float(xt), yt.astype(np.int64), _to_float(xv),
+                   yv.astype(np.int64), names)
+
+
+# ---------------------------------------------------------------- a person's folder
+@dataclass
+class FolderReport:
+    loaded: Counter = field(default_factory=Counter)  # class -> images
+    skipped: Counter = field(default_factory=Counter)  # reason -> files
+    examples: dict = field(default_factory=dict)  # reason -> first file skipped
+
+    def skip(self, reason: str, path: Path) -> None:
+        self.skipped[reason] += 1
+        self.examples.setdefault(reason, str(path))
+
+    def text(self, root) -> str:
+        n = sum(self.loaded.values())
+        lines = [f"Loaded {n} images in {len(self.loaded)} classes from {root}."]
+        if self.skipped:
+            total = sum(self.skipped.values())
+            lines.append(f"Skipped {total} file{'s' if total != 1 else ''}:")
+            for reason, count in self.skipped.most_common():
+                lines.append(f"  {count} {reason} (e.g. {self.examples[reason]})")
+        return "\n".join(lines)
+
+
+def read_image(path: Path, size=(28, 28), channels: int = 1) -> np.ndarray:
+    """One image file as float32 (h, w, channels) in [0, 1]; raises ValueError if unusable."""
+    from PIL import Image, ImageOps
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ValueError("too large")
+            img.draft("L" if channels == 1 else "RGB", (size[1] * 4, size[0] * 4))
+            img = ImageOps.exif_transpose(img)
+            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                a = np.asarray(img, dtype=np.float32)
+                peak = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+                img = Image.fromarray(np.clip(a / peak * 255, 0, 255).astype(np.uint8))
+            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in
+                                                    img.info):
+                rgba = img.convert("RGBA")  # composite onto white, as a viewer shows it
+                bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                img = Image.alpha_composite(bg, rgba)
+            img = img.convert("L" if channels == 1 else "RGB")
+            img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR, reducing_gap=3.0)
+            a = np.asarray(img, dtype=np.float32) / 255.0
+    return a[..., None] if channels == 1 else a
+
+
+def load_image_folder(root, size=(28, 28), channels: int = 1, val_fraction: float = 0.2,
+                      seed: int = 0) -> Dataset:
+    """A folder with one sub-folder per class. Unusable files are skipped and counted."""
+    from PIL import Image, UnidentifiedImageError
+
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"The folder {root} does not exist or is not a folder.")
+    report = FolderReport()
+    try:
+        class_dirs = sorted(p for p in root.iterdir() if p.is_dir()
+                            and not p.name.startswith("."))
+    except OSError as exc:
+        raise DataError(f"Could not read the folder {root}: {exc.strerror or exc}.") from exc
+    images, labels, names = [], [], []
+    for class_dir in class_dirs:
+        got = 0
+        for path in _walk_files(class_dir, report):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                report.skip("not image files", path)
+                continue
+            try:
+                if path.stat().st_size == 0:
+                    report.skip("empty files", path)
+                    continue
+                a = read_image(path, size, channels)
+            except (UnidentifiedImageError, Image.DecompressionBombError,
+                    Image.DecompressionBombWarning):
+                report.skip("not readable as images", path)
+                continue
+            except ValueError as exc:
+                reason = "too large to load" if "too large" in str(exc) else "damaged images"
+                report.skip(reason, path)
+                continue
+            except (OSError, SyntaxError, EOFError, MemoryError, IndexError, TypeError):
+                report.skip("damaged or unreadable images", path)
+                continue
+            images.append(a)
+            labels.append(len(names))
+            got += 1
+        if got:
+            report.loaded[class_dir.name] = got
+            names.append(class_dir.name)
+    if len(names) < 2:
+        raise DataError(
+            f"Found {sum(report.loaded.values())} usable images in {len(names)} class "
+            f"folder(s) in {root}. A dataset folder needs at least two sub-folders (one per "
+            "class), each with images.\n" + report.text(root))
+    x = np.stack(images).astype(np.float32)
+    y = np.asarray(labels, np.int64)
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in range(len(names)):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = int(round(len(idx) * val_fraction)) if len(idx) >= 2 else 0
+        val.extend(idx[:max(k, 1 if len(idx) >= 2 else 0)])
+    mask = np.zeros(len(y), bool)
+    mask[val] = True
+    train = rng.permutation(np.flatnonzero(~mask))
+    val_idx = np.flatnonzero(mask)
+    h, w = size
+    return Dataset(f"folder:{root}",
+                   f"Image folder {root.name}: {len(train)} train / {len(val_idx)} held out, "
+                   f"{len(names)} classes, as {w}x{h} {'greyscale' if channels == 1 else 'colour'}",
+                   x[train], y[train], x[val_idx], y[val_idx], names, report.text(root))
+
+
+def _walk_files(folder: Path, report: FolderReport):
+    """Files under a class folder, nested ones included; unreadable folders are counted."""
+    def on_error(exc: OSError):
+        report.skip("unreadable folders", Path(getattr(exc, "filename", "") or folder))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=on_error):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name

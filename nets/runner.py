@@ -1,0 +1,163 @@
+"""Running an experiment: the one code path shared by the GUI worker and the command line.
+
+`execute` never raises: whatever happens ends in a `Done` event with plain words.
+`fit_keras` is the common training loop of Keras families: the event bridge, NaN guard,
+atomic autosave each epoch and resume.
+"""
+from __future__ import annotations
+
+import dataclasses
+import errno
+import importlib
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from nets import storage
+from nets.data import DataError
+from nets.progress import (Done, EpochMetrics, Log, Reporter, Started, StopRequested,
+                           TrainingDiverged, make_fit_bridge)
+
+# The model families, by key. Adding a family adds one line here.
+FAMILIES = {
+    "cnn": "nets.cnn",
+}
+
+
+def family(key: str):
+    """The module of a family: it defines TITLE, SUMMARY, Config and train(request, reporter)."""
+    try:
+        return importlib.import_module(FAMILIES[key])
+    except KeyError:
+        raise ValueError(f"Unknown model family '{key}'. Known: {', '.join(FAMILIES)}.")
+
+
+@dataclass
+class RunRequest:
+    family: str
+    config: Any  # the family's Config dataclass
+    dataset: str = "mnist"
+    seed: int = 0
+    resume: bool = False  # continue from the latest autosave of this family
+    autosave: bool = True
+
+
+@dataclass
+class Artifact:
+    """A live object an experiment hands to its listener (e.g. the model being trained)."""
+
+    name: str
+    value: Any
+
+
+def explain(exc: BaseException) -> str:
+    """An exception in plain words for the person (the traceback goes in `detail`)."""
+    name = type(exc).__name__
+    first = (str(exc).splitlines() or [""])[0][:300]
+    if isinstance(exc, (DataError, storage.StorageError, TrainingDiverged)):
+        return str(exc)
+    if isinstance(exc, MemoryError) or name == "ResourceExhaustedError":
+        return ("The computer ran out of memory. Try a smaller batch size, fewer filters or "
+                "a smaller dataset.")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "The disk is full. Free some space and try again."
+    if isinstance(exc, ValueError) and ("shape" in first.lower() or "incompatible" in first):
+        return ("The model and the data do not fit together (for example the input size "
+                f"changed). Details: {first}")
+    return f"Training failed with an unexpected error ({name}): {first}"
+
+
+def execute(request: RunRequest, reporter: Reporter) -> Done:
+    """Run a request to its end and emit (and return) the final Done event."""
+    try:
+        done = family(request.family).train(request, reporter)
+    except StopRequested:
+        done = Done("stopped", "Stopped before training began.")
+    except Exception as exc:  # noqa: BLE001 - the person gets words, not a crash
+        done = Done("failed", explain(exc), traceback.format_exc())
+    reporter.emit(done)
+    return done
+
+
+def seed_everything(seed: int) -> None:
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+
+
+def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: int,
+              batch_size: int, reporter: Reporter, initial_epoch: int = 0,
+              history: list[dict] | None = None, images: Callable | None = None,
+              autosave: bool = True, description: str = "") -> Done:
+    """`model.fit` with events, stop/pause, a NaN guard and per-epoch atomic autosave.
+
+    Returns a Done whose result is the model: on stop it holds the weights reached so far,
+    on divergence the weights of the last good epoch.
+    """
+    import keras
+
+    samples = len(x)
+    steps = int(np.ceil(samples / batch_size))
+    history = list(history or [])
+    reporter.emit(Started(total_steps=epochs * steps, first_step=initial_epoch * steps,
+                          description=description))
+    for i, metrics in enumerate(history[:initial_epoch]):
+        reporter.emit(EpochMetrics(epoch=i, epochs=epochs, metrics=metrics))
+    reporter.emit(Artifact("model", model))
+    bridge = make_fit_bridge(reporter, epochs=epochs, steps_per_epoch=steps, samples=samples,
+                             batch_size=batch_size, initial_epoch=initial_epoch,
+                             images=images)
+
+    class Autosave(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            history.append({k: float(v) for k, v in (logs or {}).items()
+                            if k != "learning_rate"})
+            if not autosave:
+                return
+            try:
+                storage.autosave(self.model, family_key,
+                                 {**meta, "epoch": epoch + 1, "epochs": epochs,
+                                  "history": history}, epoch + 1)
+            except storage.StorageError as exc:
+                reporter.emit(Log(f"Autosave skipped: {exc}"))
+
+    t0 = time.monotonic()
+    status, message = "finished", ""
+    try:
+        model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size,
+                  initial_epoch=initial_epoch, verbose=0, callbacks=[bridge, Autosave()])
+    except StopRequested:
+        status = "stopped"
+        message = f"Stopped by you after {len(history)} of {epochs} epochs."
+    except TrainingDiverged as exc:
+        if bridge.last_good_weights is not None:
+            model.set_weights(bridge.last_good_weights)
+        status = "failed"
+        message = (f"{exc} Training was stopped; the model keeps the weights of the last "
+                   "good epoch. A lower learning rate usually fixes this.")
+    seconds = time.monotonic() - t0
+    if status == "finished":
+        message = f"Trained {epochs - initial_epoch} epochs in {seconds:.1f} s."
+    return Done(status, message,
+                result=TrainedModel(model, family_key, meta, history, seconds))
+
+
+@dataclass
+class TrainedModel:
+    model: Any
+    family: str
+    meta: dict  # config, dataset, seed, classes, ...
+    history: list[dict]
+    fit_seconds: float = 0.0  # wall time of the last fit() (0 for a loaded model)
+
+    def save(self, path):
+        return storage.save_model(self.model, path, {**self.meta, "history": self.history,
+                                                     "epoch": len(self.history)})
+
+
+def config_meta(request: RunRequest, **extra) -> dict:
+    return {"family": request.family, "config": dataclasses.asdict(request.config),
+            "dataset": request.dataset, "seed": request.seed, **extra}

@@ -1,0 +1,27 @@
+"""App tests: settings in a temp INI file, and a check that no test leaves a thread running."""
+import pytest
+from PySide6.QtCore import QSettings
+
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path):
+    """QSettings write to a temp folder, never the user's; each test starts empty."""
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      str(tmp_path / "settings"))
+    yield
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left(qapp):
+    yield
+    from app.worker import running_threads
+
+    # give threads that were told to stop a moment to end, then insist
+    import time
+    deadline = time.monotonic() + 5
+    while running_threads() and time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.02)
+    left = running_threads()
+    assert not left, f"test left threads running: {left}"

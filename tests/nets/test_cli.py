@@ -1,0 +1,40 @@
+"""The headless command line: same code path as the GUI, options from the config."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from nets import cnn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args, tmp_path):
+    env = {**os.environ, "DLE_HOME": str(tmp_path / "home")}
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_list_names_families_and_datasets(tmp_path):
+    r = run("list", tmp_path=tmp_path)
+    assert r.returncode == 0
+    assert "cnn" in r.stdout and "mnist-5k" in r.stdout and "bundled" in r.stdout
+
+
+def test_train_saves_a_model_that_loads(tmp_path):
+    r = run("train", "cnn", "--epochs", "1", "--filters", "4", "--conv-blocks", "1",
+            "--no-augment", "--dataset", "mnist-5k", "--save", "digits.keras",
+            tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "bundled subset" in r.stdout and "epoch 1/1" in r.stdout
+    loaded = cnn.load(tmp_path / "digits.keras")
+    assert loaded.meta["config"]["filters"] == 4
+    assert (tmp_path / "home" / "autosave" / "cnn" / "epoch-0001.keras").is_file()
+
+
+def test_bad_options_are_refused_in_words(tmp_path):
+    r = run("train", "cnn", "--epochs", "0", tmp_path=tmp_path)
+    assert r.returncode == 2 and "Epochs must be at least 1" in r.stderr
+    r = run("train", "cnn", "--epochs", "1", "--dataset", "folder:/nowhere",
+            tmp_path=tmp_path)
+    assert r.returncode == 1 and "does not exist" in r.stdout

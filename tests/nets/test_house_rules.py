@@ -1,0 +1,33 @@
+"""nets/ must never import Qt or pyqtgraph: the science runs headless."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+NETS = Path(__file__).resolve().parents[2] / "nets"
+FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "qtpy", "superqt", "shiboken6")
+
+
+def test_no_module_under_nets_imports_qt():
+    offenders = []
+    for path in NETS.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    assert not offenders
+    assert len(list(NETS.rglob("*.py"))) >= 6  # the scan really looked at the package
+
+
+def test_importing_every_nets_module_loads_no_qt():
+    modules = [f"nets.{p.stem}" for p in NETS.glob("*.py") if p.stem != "__init__"]
+    code = ("import sys, importlib\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}]\n"
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=NETS.parent,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

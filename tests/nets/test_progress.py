@@ -1,0 +1,103 @@
+"""The event protocol and the Keras bridge: per-batch values, stop, pause, NaN guard."""
+import threading
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from nets.progress import (BatchMetrics, Controls, EpochMetrics, ListReporter, StopRequested,
+                           TrainingDiverged, make_fit_bridge)
+
+
+def tiny_model(lr=0.0):
+    keras.utils.set_random_seed(1)
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    m.compile(optimizer=keras.optimizers.SGD(lr), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+    return m
+
+
+def data(n=50):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 4)).astype("float32"), rng.integers(0, 3, n)
+
+
+def test_bridge_reports_each_batch_loss_not_the_running_mean():
+    # With a zero learning rate the weights never move, so each batch's loss can be
+    # computed independently and compared with what the bridge derived from Keras' means.
+    x, y = data(50)
+    model = tiny_model(lr=0.0)
+    rep = ListReporter()
+    bridge = make_fit_bridge(rep, epochs=1, steps_per_epoch=4, samples=50, batch_size=16)
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[bridge])
+    got = [e.metrics["loss"] for e in rep.of(BatchMetrics)]
+    expected = [float(keras.losses.sparse_categorical_crossentropy(
+        y[i:i + 16], model(x[i:i + 16])).numpy().mean()) for i in range(0, 50, 16)]
+    assert [e.step for e in rep.of(BatchMetrics)] == [1, 2, 3, 4]
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    assert len(set(np.round(got, 5))) == 4  # really per batch, not one repeated mean
+
+
+def test_epoch_metrics_include_validation():
+    x, y = data(40)
+    rep = ListReporter()
+    bridge = make_fit_bridge(rep, epochs=2, steps_per_epoch=3, samples=40, batch_size=16)
+    tiny_model(0.1).fit(x, y, batch_size=16, epochs=2, validation_data=(x, y), verbose=0,
+                        callbacks=[bridge])
+    epochs = rep.of(EpochMetrics)
+    assert [e.epoch for e in epochs] == [0, 1]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epochs[0].metrics)
+
+
+def test_stop_raises_at_the_next_batch():
+    x, y = data(64)
+    rep = ListReporter()
+
+    class StopAfterTwo(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 2:
+                rep.controls.stop()
+
+    bridge = make_fit_bridge(rep, epochs=5, steps_per_epoch=8, samples=64, batch_size=8)
+    with pytest.raises(StopRequested):
+        tiny_model(0.1).fit(x, y, batch_size=8, epochs=5, verbose=0,
+                            callbacks=[StopAfterTwo(), bridge])
+    assert len(rep.of(BatchMetrics)) == 3
+
+
+def test_pause_blocks_until_resumed_and_stop_wakes_a_paused_run():
+    c = Controls()
+    c.pause()
+    released = []
+
+    def trainer():
+        try:
+            c.checkpoint()
+            released.append("resumed")
+            c.pause()
+            c.checkpoint()
+        except StopRequested:
+            released.append("stopped")
+
+    t = threading.Thread(target=trainer)
+    t.start()
+    time.sleep(0.2)
+    assert released == []  # still paused
+    c.resume()
+    time.sleep(0.2)
+    assert released == ["resumed"]
+    c.stop()
+    t.join(2)
+    assert released == ["resumed", "stopped"] and not t.is_alive()
+
+
+def test_nan_loss_raises_diverged_and_keeps_last_good_weights():
+    x, y = data(64)
+    x[40:] = np.nan  # batches in the second half poison the loss
+    model = tiny_model(0.1)
+    rep = ListReporter()
+    bridge = make_fit_bridge(rep, epochs=1, steps_per_epoch=4, samples=64, batch_size=16)
+    with pytest.raises(TrainingDiverged, match="loss became nan"):
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[bridge])
+    assert all(np.isfinite(w).all() for w in bridge.last_good_weights)
