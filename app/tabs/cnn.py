@@ -28,7 +28,7 @@ ABOUT = ("A convolutional network slides small learnt filters over the image, so
          "layers see larger parts of the digit. Train it, then draw a digit on the canvas.")
 
 
-def classify_drawing(model, maps_cache: dict, drawing: np.ndarray):
+def classify_drawing(model, probes: dict, drawing: np.ndarray):
     """Runs in the predictor thread: drawing -> (digit, probabilities, feature maps)."""
     digit = cnn.mnist_style(drawing)
     if digit is None or model is None:
@@ -39,13 +39,12 @@ def classify_drawing(model, maps_cache: dict, drawing: np.ndarray):
         from PIL import Image
 
         x = np.asarray(Image.fromarray(x).resize((w, h), Image.Resampling.BILINEAR))
-    x = np.repeat(x[..., None], c, axis=-1).astype(np.float32)
-    probs = cnn.predict(model, x[None])[0]
-    fm = maps_cache.get(id(model))
-    if fm is None:
-        maps_cache.clear()  # one model at a time: drop sub-models of older ones
-        fm = maps_cache[id(model)] = cnn.FeatureMaps(model)
-    return digit, probs, list(zip(fm.names, fm(x)))
+    x = np.repeat(x[..., None], c, axis=-1)
+    probe = probes.get("probe")
+    if probe is None or probe.model is not model:
+        probe = probes["probe"] = cnn.Probe(model)  # built once per model
+    probs, maps = probe(x)
+    return digit, probs, list(zip(probe.names, maps))
 
 
 def mistakes_of(model, dataset_key: str) -> ImageEvent:
@@ -177,7 +176,7 @@ class CNNTab(QWidget):
         self.background = LatestOnly("cnn-mistakes", self)
         self.background.result.connect(self._show_mistakes)
         self.background.failed.connect(self._prediction_failed)
-        self._maps_cache: dict = {}  # touched only by the predictor thread
+        self._probes: dict = {}  # touched only by the predictor thread
         self.model = None
 
         self.draw.canvas.changed.connect(self.request_prediction)
@@ -218,7 +217,7 @@ class CNNTab(QWidget):
 
     # ------------------------------------------------------------ drawing
     def request_prediction(self) -> None:
-        self.predictor.submit(classify_drawing, self.model, self._maps_cache,
+        self.predictor.submit(classify_drawing, self.model, self._probes,
                               self.draw.canvas.array(), tag=time.perf_counter())
 
     def _show_prediction(self, requested_at, value) -> None:

@@ -1,6 +1,9 @@
 """The convnet family: it learns, its views have the right shapes, drawings become digits."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from nets import cnn, data, runner
 from nets.progress import BatchMetrics, Done, EpochMetrics, ImageEvent, ListReporter, Started
@@ -59,7 +62,9 @@ def test_views_have_the_expected_shapes(blocks, per_block):
     cfg = cnn.Config(conv_blocks=blocks, convs_per_block=per_block, filters=8)
     model = cnn.build_model(cfg, (28, 28, 1), 10)
     assert cnn.first_layer_filters(model).shape == (8, 3, 3)
-    maps = cnn.FeatureMaps(model)(np.zeros((28, 28, 1), np.float32))
+    image = np.random.default_rng(0).random((28, 28, 1), dtype=np.float32)
+    probs, maps = cnn.Probe(model)(image)
+    np.testing.assert_allclose(probs, cnn.predict(model, image[None])[0], atol=1e-5)
     assert len(maps) == blocks * per_block
     assert maps[0].shape == (8, 28, 28)
     assert maps[-1].shape[0] == 8 * 2 ** (blocks - 1)
@@ -90,3 +95,17 @@ def test_a_drawn_zero_looks_like_bundled_zeros():
     mean0 = ds.x_train[ds.y_train == 0, ..., 0].mean(0)
     mean1 = ds.x_train[ds.y_train == 1, ..., 0].mean(0)
     assert np.abs(digit - mean0).sum() < np.abs(digit - mean1).sum()
+
+
+@given(arrays(np.float32, st.tuples(st.integers(1, 120), st.integers(1, 120)),
+              elements=st.floats(0, 1, width=32)))
+@settings(max_examples=60, deadline=None)
+def test_any_drawing_becomes_a_valid_digit_or_none(drawing):
+    digit = cnn.mnist_style(drawing)
+    if not (drawing > 0.05).any():
+        assert digit is None
+        return
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    assert np.isfinite(digit).all() and 0 <= digit.min() and digit.max() <= 1
+    rows, cols = np.nonzero(digit > 0)
+    assert rows.max() - rows.min() < 21 and cols.max() - cols.min() < 21  # fits the box

@@ -1,6 +1,11 @@
 """Datasets: the bundled digits, a junk-filled folder, and no network."""
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from nets import data
@@ -89,3 +94,19 @@ def test_a_folder_without_two_classes_is_a_clear_error(tmp_path):
     (tmp_path / "only" / "junk.bin").write_bytes(b"\0" * 10)
     with pytest.raises(data.DataError, match="at least two sub-folders"):
         data.load(f"folder:{tmp_path}")
+
+
+@given(st.binary(max_size=2000), st.sampled_from([".png", ".jpg", ".gif", ".bmp", ".tif"]))
+@settings(max_examples=80, deadline=None)
+def test_random_bytes_never_crash_the_folder_loader(blob, suffix):
+    with tempfile.TemporaryDirectory() as tmp:
+        check_folder_with_blob(Path(tmp), blob, suffix)
+
+
+def check_folder_with_blob(root, blob, suffix):
+    for name in ("a", "b"):
+        _png(root / name / "ok.png")
+    (root / "a" / f"random{suffix}").write_bytes(blob)
+    ds = data.load_image_folder(root)
+    assert len(ds.x_train) + len(ds.x_val) in (2, 3)  # the blob is skipped or, rarely, valid
+    assert np.isfinite(ds.x_train).all()
