@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -34,6 +34,7 @@ class EpochMetrics:
     epoch: int  # 0-based
     epochs: int
     metrics: dict[str, float]  # train metrics, and validation ones prefixed "val_"
+    seconds: float = 0.0  # wall time of this epoch, validation included
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,14 @@ class Log:
 
 
 @dataclass(frozen=True)
+class Artifact:
+    """A live object handed to the listener (e.g. the model being trained, for live views)."""
+
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
 class Done:
     status: str  # "finished", "stopped" or "failed"
     message: str = ""  # plain words for the person
@@ -57,7 +66,7 @@ class Done:
     result: Any = None  # whatever the family returns (the trained model, ...)
 
 
-Event = Started | BatchMetrics | EpochMetrics | ImageEvent | Log | Done
+Event = Started | BatchMetrics | EpochMetrics | ImageEvent | Log | Artifact | Done
 
 
 class Reporter(Protocol):
@@ -164,12 +173,6 @@ class ConsoleReporter:
 
 
 # ---------------------------------------------------------------- the Keras bridge
-def _keras_callback_base():
-    import keras
-
-    return keras.callbacks.Callback
-
-
 class TrainingDiverged(Exception):
     """The loss stopped being a finite number."""
 
@@ -185,9 +188,9 @@ def make_fit_bridge(reporter: Reporter, *, epochs: int, steps_per_epoch: int,
     `images` is an optional function model -> list[ImageEvent], called at most every
     `images_every_s` seconds and at each epoch end (e.g. the first-layer filters).
     """
-    Callback = _keras_callback_base()
+    import keras
 
-    class FitBridge(Callback):
+    class FitBridge(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
             self.last_good_weights = None
@@ -203,6 +206,7 @@ def make_fit_bridge(reporter: Reporter, *, epochs: int, steps_per_epoch: int,
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch = epoch
+            self._epoch_t0 = time.perf_counter()
             self._prev_total = {}
             reporter.controls.checkpoint()
 
@@ -237,7 +241,8 @@ def make_fit_bridge(reporter: Reporter, *, epochs: int, steps_per_epoch: int,
             if not all(math.isfinite(v) for v in metrics.values()):
                 raise TrainingDiverged(f"A metric became NaN or infinite at epoch {epoch + 1}.")
             self.last_good_weights = self.model.get_weights()
-            reporter.emit(EpochMetrics(epoch=epoch, epochs=epochs, metrics=metrics))
+            reporter.emit(EpochMetrics(epoch=epoch, epochs=epochs, metrics=metrics,
+                                       seconds=time.perf_counter() - self._epoch_t0))
             if images is not None:
                 self._emit_images()
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from nets import storage
 from nets.data import DataError
-from nets.progress import (Done, EpochMetrics, Log, Reporter, Started, StopRequested,
-                           TrainingDiverged, make_fit_bridge)
+from nets.progress import (Artifact, Done, EpochMetrics, Log, Reporter, Started,
+                           StopRequested, TrainingDiverged, make_fit_bridge)
 
 # The model families, by key. Adding a family adds one line here.
 FAMILIES = {
@@ -32,7 +32,8 @@ def family(key: str):
     try:
         return importlib.import_module(FAMILIES[key])
     except KeyError:
-        raise ValueError(f"Unknown model family '{key}'. Known: {', '.join(FAMILIES)}.")
+        raise ValueError(f"Unknown model family '{key}'. Known: {', '.join(FAMILIES)}.") \
+            from None
 
 
 @dataclass
@@ -43,14 +44,6 @@ class RunRequest:
     seed: int = 0
     resume: bool = False  # continue from the latest autosave of this family
     autosave: bool = True
-
-
-@dataclass
-class Artifact:
-    """A live object an experiment hands to its listener (e.g. the model being trained)."""
-
-    name: str
-    value: Any
 
 
 def explain(exc: BaseException) -> str:

@@ -66,8 +66,10 @@ class ImageGrid(QWidget):
         mosaic, self._columns = tile(images, columns)
         self._shape = images.shape[1:3]
         self.count = len(images)
+        refit = self.image.image is None or self.image.image.shape != mosaic.shape
         self.image.setImage(mosaic, levels=(0.0, 1.0), autoLevels=False)
-        self.view.autoRange(padding=0.01)
+        if refit:  # only when the layout changed: live updates keep the view still
+            self.view.autoRange(padding=0.01)
         self._set_captions(captions)
         if note is not None:
             self.note.setText(note)

@@ -1,7 +1,6 @@
 """The CNN tab driven as a person would: train, watch, draw, stop, save, load, close."""
 import time
 
-import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest

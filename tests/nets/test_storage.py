@@ -1,6 +1,5 @@
 """Saving and loading: atomic writes, weights-only loading, bad files, autosave and resume."""
 import errno
-import json
 import os
 import zipfile
 
