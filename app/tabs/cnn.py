@@ -22,10 +22,27 @@ from nets import data as datasets
 from nets.progress import ImageEvent
 
 TITLE = "Convolutional nets"
-ABOUT = ("A convolutional network slides small learnt filters over the image, so the same "
-         "pattern detector is used at every position (weight sharing) and each unit sees "
-         "only a small patch (sparse connectivity). Pooling shrinks the maps, so deeper "
-         "layers see larger parts of the digit. Train it, then draw a digit on the canvas.")
+ABOUT = """<h3>Convolutional nets</h3>
+<p>A convolutional layer slides a set of small learnt filters over the image. Each filter
+is one pattern detector, used at every position (<i>weight sharing</i>), and each output
+unit looks only at a small patch of the layer below (<i>sparse connectivity</i>). Because
+the output keeps its layout, the network knows <i>where</i> a pattern was found. Pooling
+then shrinks each map, so the filters of the next block see larger parts of the digit.
+Stacks of such blocks, ending in a softmax over the classes, hold the records on MNIST
+and on large photo collections.</p>
+<p><b>What the views show</b></p>
+<ul>
+<li><b>Loss per batch</b>: the training loss of every batch and its moving average.</li>
+<li><b>Per epoch</b>: loss and accuracy on the training digits and on held-out digits the
+network never trains on. When the two drift apart, it is memorising.</li>
+<li><b>Draw</b>: your digit, reduced the way MNIST digits were made, and the network's
+probability for each class, updated as you draw (also while it trains).</li>
+<li><b>Filters</b>: the first layer's filters, changing as it learns.</li>
+<li><b>Feature maps</b>: every conv layer's response to your drawing.</li>
+<li><b>Mistakes</b>: held-out digits it gets wrong after training.</li>
+</ul>
+<p>Try: one conv block against three; no augmentation (it overfits sooner); a learning
+rate of 1 (the loss stops falling).</p>"""
 
 
 def classify_drawing(model, probes: dict, drawing: np.ndarray):
@@ -165,6 +182,7 @@ class CNNTab(QWidget):
                                        "after training (caption: true → guessed).")
         self.panel.add_view(self.mistakes, "Mistakes", "Misclassified held-out images")
         about = QLabel(ABOUT)
+        about.setTextFormat(Qt.TextFormat.RichText)
         about.setWordWrap(True)
         about.setAlignment(Qt.AlignmentFlag.AlignTop)
         about.setMargin(12)

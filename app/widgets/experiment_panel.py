@@ -359,10 +359,13 @@ class ExperimentPanel(QWidget):
         self.resume_box.setEnabled(not busy and self._has_autosave)
         self.save_button.setEnabled(not busy and self.trained is not None)
         self.load_button.setEnabled(not busy)
+        self._eta_shown = 0.0  # the next progress update rewrites the bar's text
         if state == "stopping":
             self.progress.setFormat("Stopping …")
         elif state == "paused":
             self.progress.setFormat("Paused · %p%")
+        elif state == "running":
+            self.progress.setFormat("%p%")
 
     @property
     def state(self) -> str:
@@ -372,7 +375,7 @@ class ExperimentPanel(QWidget):
         found = storage.latest_autosave(self.family_key)
         self._has_autosave = found is not None
         if found:
-            path, meta = found
+            _, meta = found
             self.resume_box.setText(f"Resume from autosave (epoch {meta.get('epoch', '?')})")
         else:
             self.resume_box.setText("Resume from autosave (none yet)")
