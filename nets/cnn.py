@@ -14,7 +14,7 @@ import numpy as np
 from nets import data as datasets
 from nets import storage
 from nets.config import param
-from nets.progress import ImageEvent, Log
+from nets.progress import Artifact, ImageEvent, Log
 
 TITLE = "Convolutional nets"
 SUMMARY = "Train a convnet on digits, look at its filters, draw a digit and watch it guess."
@@ -137,6 +137,7 @@ def train(request, reporter):
         reporter.emit(Log(f"Resumed from {path.name} after epoch {initial_epoch}."))
     if initial_epoch >= config.epochs:
         reporter.emit(Log("The autosave had already finished all its epochs."))
+    reporter.emit(Artifact("classes", list(ds.class_names)))
     request.config = config
     meta = config_meta(request, classes=ds.class_names, input_shape=list(ds.input_shape),
                        dataset_description=ds.description)

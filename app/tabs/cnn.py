@@ -19,7 +19,7 @@ from app.widgets.images import ImageGrid, ProbabilityBars
 from app.worker import LatestOnly
 from nets import cnn
 from nets import data as datasets
-from nets.progress import ImageEvent
+from nets.progress import Artifact, ImageEvent
 
 TITLE = "Convolutional nets"
 ABOUT = """<h3>Convolutional nets</h3>
@@ -225,6 +225,8 @@ class CNNTab(QWidget):
         for event in batch:
             if isinstance(event, ImageEvent):
                 latest[event.name] = event  # only the newest of each is worth drawing
+            elif isinstance(event, Artifact) and event.name == "classes":
+                self.draw.bars.set_names([str(n) for n in event.value])
         if "filters" in latest:
             self.filters.set_images(latest["filters"].images)
         if "mistakes" in latest:

@@ -74,6 +74,10 @@ def test_stop_mid_epoch_ends_within_a_second(qtbot, tab):
     configure(tab, epochs=200, batch_size=32)
     tab.panel.start()
     qtbot.waitUntil(lambda: tab.panel.loss_plot.steps.n > 3, timeout=60000)
+    # the live model classifies a drawing while it trains, from another thread
+    with qtbot.waitSignal(tab.prediction_shown, timeout=10000):
+        draw_one(qtbot, tab.draw.canvas)
+    assert "still training" in tab.draw.guess.text()
     t0 = time.monotonic()
     with qtbot.waitSignal(tab.panel.finished, timeout=5000) as blocker:
         qtbot.mouseClick(tab.panel.stop_button, Qt.MouseButton.LeftButton)
