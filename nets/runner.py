@@ -23,6 +23,7 @@ from nets.progress import (Artifact, Done, EpochMetrics, Log, Reporter, Started,
 
 # The model families, by key. Adding a family adds one line here.
 FAMILIES = {
+    "vae": "nets.vae",
     "cnn": "nets.cnn",
 }
 
@@ -84,7 +85,8 @@ def seed_everything(seed: int) -> None:
 def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: int,
               batch_size: int, reporter: Reporter, initial_epoch: int = 0,
               history: list[dict] | None = None, images: Callable | None = None,
-              autosave: bool = True, description: str = "") -> Done:
+              images_every_s: float = 0.5, autosave: bool = True,
+              description: str = "") -> Done:
     """`model.fit` with events, stop/pause, a NaN guard and per-epoch atomic autosave.
 
     Returns a Done whose result is the model: on stop it holds the weights reached so far,
@@ -102,7 +104,7 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
     reporter.emit(Artifact("model", model))
     bridge = make_fit_bridge(reporter, epochs=epochs, steps_per_epoch=steps, samples=samples,
                              batch_size=batch_size, initial_epoch=initial_epoch,
-                             images=images)
+                             images=images, images_every_s=images_every_s)
 
     class Autosave(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):

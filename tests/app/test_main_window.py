@@ -4,6 +4,7 @@ import time
 import pytest
 
 from app.main_window import TABS, MainWindow
+from app.tabs.cnn import CNNTab
 
 
 @pytest.fixture
@@ -29,13 +30,13 @@ def test_a_tab_that_fails_to_import_is_left_out_with_a_message(qtbot):
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.tabs_ready, timeout=60000):
         pass
-    assert w.tab_widget.count() == 1
+    assert w.tab_widget.count() == 1 and isinstance(w.tabs[0], CNNTab)
     assert any("app.tabs.nowhere" in e for e in w.load_errors)
     w.close()
 
 
 def test_closing_mid_training_ends_the_worker_cleanly(qtbot, window):
-    tab = window.tabs[0]
+    tab = next(t for t in window.tabs if isinstance(t, CNNTab))
     tab.panel.form.editors["epochs"].setValue(100)
     tab.panel.select_dataset("mnist-5k")
     tab.panel.start()

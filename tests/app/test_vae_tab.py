@@ -1,0 +1,90 @@
+"""The VAE tab driven as a person would: train, explore the map, interpolate, sample, load."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from app.tabs.vae import VAETab
+
+
+@pytest.fixture
+def tab(qtbot):
+    t = VAETab()
+    qtbot.addWidget(t)
+    t.resize(1300, 800)
+    t.show()
+    yield t
+    t.shutdown()
+    t.panel.worker.wait(10000)
+
+
+def train(qtbot, tab, **values):
+    for name, v in {"epochs": 3, "hidden": 64, **values}.items():
+        tab.panel.form.editors[name].setValue(v)
+    tab.panel.select_dataset("mnist-5k")
+    with qtbot.waitSignal(tab.panel.finished, timeout=120000) as blocker:
+        tab.panel.start()
+    assert blocker.args[0].status == "finished", blocker.args[0].message
+
+
+def press_on_map(qtbot, tab, x, y):
+    """Press the mouse at latent point (x, y) of the map."""
+    m = tab.explorer.map
+    scene = m.plotItem.vb.mapViewToScene(__import__("pyqtgraph").Point(x, y))
+    pos = m.mapFromScene(scene)
+    QTest.mousePress(m.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos.x(), pos.y()))
+    QTest.mouseRelease(m.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos.x(), pos.y()))
+
+
+def test_train_then_explore_the_latent_plane(qtbot, tab):
+    tab.explorer.map.resize(600, 600)
+    train(qtbot, tab)
+    assert set(tab.panel.epoch_plots.plots) == {"loss", "reconstruction", "kl"}
+    assert tab.manifold.count == 225
+    assert len(tab.explorer.map.dots.data) == 1000
+    qtbot.waitUntil(lambda: tab.samples.grid.count == 64, timeout=10000)
+
+    with qtbot.waitSignal(tab.decoded_shown, timeout=10000):
+        press_on_map(qtbot, tab, 1.5, -1.0)
+    z = tab.explorer.z()
+    assert z == pytest.approx([1.5, -1.0], abs=0.1)  # the press landed where aimed
+    first = tab.explorer.decoded.mosaic().copy()
+    with qtbot.waitSignal(tab.decoded_shown, timeout=10000):
+        press_on_map(qtbot, tab, -2.0, 2.0)
+    assert not np.allclose(first, tab.explorer.decoded.mosaic())  # another point, another image
+
+    tab.interp.a.pick.click()
+    assert tab.interp.a.preview.count == 1 and tab.interp.strip.count == 0  # needs both ends
+    with qtbot.waitSignal(tab.background.result, timeout=10000):
+        tab.interp.b.pick.click()
+    assert tab.interp.strip.count == 10
+    # drawing on an end replaces its digit and redoes the morph
+    c = tab.interp.b.canvas
+    with qtbot.waitSignal(tab.background.result, timeout=10000):
+        QTest.mousePress(c, Qt.MouseButton.LeftButton, pos=QPoint(70, 20))
+        QTest.mouseMove(c, QPoint(70, 120))
+        QTest.mouseRelease(c, Qt.MouseButton.LeftButton, pos=QPoint(70, 120))
+    assert tab.interp.b.preview.mosaic() is not None
+
+
+def test_more_than_two_dimensions_get_sliders(qtbot, tab):
+    train(qtbot, tab, latent_dim=4, epochs=1)
+    assert len(tab.explorer.sliders) == 4 and tab.explorer.slider_area.isVisibleTo(tab)
+    with qtbot.waitSignal(tab.decoded_shown, timeout=10000):
+        tab.explorer.sliders[3].setValue(250)
+    assert tab.explorer.z()[3] == pytest.approx(2.5)
+
+
+def test_a_saved_vae_opens_into_the_explorer(qtbot, tab, tmp_path):
+    train(qtbot, tab, epochs=1)
+    path = tmp_path / "v.keras"
+    assert tab.panel.save_model_to(path)
+    fresh = VAETab()
+    qtbot.addWidget(fresh)
+    with qtbot.waitSignal(fresh.background.result, timeout=30000):
+        assert fresh.panel.load_model_from(path)
+    qtbot.waitUntil(lambda: len(fresh.explorer.map.dots.data) == 1000, timeout=10000)
+    assert fresh.manifold.count == 225
+    with qtbot.waitSignal(fresh.decoded_shown, timeout=10000):
+        fresh.pick_point(0.5, 0.5)
+    fresh.shutdown()
