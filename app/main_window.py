@@ -22,6 +22,7 @@ from app.worker import track
 
 # The tabs, in the order of the course. Adding a family adds one line here.
 TABS = [
+    "app.tabs.autoencoder:AutoencoderTab",
     "app.tabs.vae:VAETab",
     "app.tabs.cnn:CNNTab",
 ]

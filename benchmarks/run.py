@@ -193,6 +193,29 @@ def bench_draw_latency(qapp, quick: bool) -> None:
         "<= 30 ms")
 
 
+# ------------------------------------------------------------------ autoencoders
+def bench_autoencoders(quick: bool) -> None:
+    from nets import autoencoder as aes
+    from nets import runner
+    from nets.progress import Artifact, EpochMetrics, ListReporter
+
+    for kind in ("plain", "stacked", "denoising"):
+        cfg = aes.Config(kind=kind, epochs=1 if quick else aes.Config().epochs,
+                         few_labels=20 if quick else 100)
+        rep = ListReporter()
+        done = runner.execute(runner.RunRequest("autoencoder", cfg, "mnist-5k", seed=0,
+                                                autosave=False), rep)
+        mse = rep.of(EpochMetrics)[-1].metrics["val_loss"]
+        scores = [e.value for e in rep.of(Artifact) if e.name == "few_labels"][-1]
+        row(f"{kind} autoencoder: held-out reconstruction MSE per pixel "
+            f"({cfg.hidden} units, {cfg.epochs} epochs{' per stage' if kind == 'stacked' else ''})",
+            round(mse, 4), "", compared_to=done.message)
+        row(f"{kind} autoencoder: softmax on the code with {scores['labels']} labels, held-out "
+            "accuracy: pretrained / from scratch",
+            f"{100 * scores['pretrained']:.1f} / {100 * scores['scratch']:.1f}", "%",
+            "pretrained > scratch")
+
+
 # ------------------------------------------------------------------ VAE
 def bench_vae(quick: bool):
     from nets import data, runner, vae
@@ -273,6 +296,8 @@ def main() -> int:
     bench_throughput(qapp, args.quick)
     print("Draw latency ...", flush=True)
     bench_draw_latency(qapp, args.quick)
+    print("Autoencoders ...", flush=True)
+    bench_autoencoders(args.quick)
     print("VAE ...", flush=True)
     trained_vae = bench_vae(args.quick)
     print("Latent drag latency ...", flush=True)

@@ -179,7 +179,8 @@ class TrainingDiverged(Exception):
 
 def make_fit_bridge(reporter: Reporter, *, epochs: int, steps_per_epoch: int,
                     samples: int, batch_size: int, initial_epoch: int = 0,
-                    images=None, images_every_s: float = 0.5):
+                    images=None, images_every_s: float = 0.5, epoch_offset: int = 0,
+                    total_epochs: int | None = None):
     """A Keras callback that turns `fit()` into events and obeys stop and pause.
 
     Keras 3 reports, at each batch end, the running mean of the loss over the epoch so
@@ -187,7 +188,10 @@ def make_fit_bridge(reporter: Reporter, *, epochs: int, steps_per_epoch: int,
     the number of samples seen (Keras weights the mean by batch size).
     `images` is an optional function model -> list[ImageEvent], called at most every
     `images_every_s` seconds and at each epoch end (e.g. the first-layer filters).
+    A run of several fits in stages (greedy layer-wise training) passes `epoch_offset` and
+    `total_epochs` so that epochs and steps count on across the stages.
     """
+    total_epochs = total_epochs or epochs
     import keras
 
     class FitBridge(keras.callbacks.Callback):
@@ -223,8 +227,9 @@ def make_fit_bridge(reporter: Reporter, *, epochs: int, steps_per_epoch: int,
             if loss is not None and not math.isfinite(loss):
                 raise TrainingDiverged(
                     f"The loss became {loss} at epoch {self._epoch + 1}, batch {batch + 1}.")
-            step = self._epoch * steps_per_epoch + batch + 1
-            reporter.emit(BatchMetrics(step=step, epoch=self._epoch, metrics=per_batch))
+            epoch = epoch_offset + self._epoch
+            step = epoch * steps_per_epoch + batch + 1
+            reporter.emit(BatchMetrics(step=step, epoch=epoch, metrics=per_batch))
             if images is not None and time.monotonic() - self._last_images > images_every_s:
                 self._emit_images()
             reporter.controls.checkpoint()
@@ -241,7 +246,8 @@ def make_fit_bridge(reporter: Reporter, *, epochs: int, steps_per_epoch: int,
             if not all(math.isfinite(v) for v in metrics.values()):
                 raise TrainingDiverged(f"A metric became NaN or infinite at epoch {epoch + 1}.")
             self.last_good_weights = self.model.get_weights()
-            reporter.emit(EpochMetrics(epoch=epoch, epochs=epochs, metrics=metrics,
+            reporter.emit(EpochMetrics(epoch=epoch_offset + epoch, epochs=total_epochs,
+                                       metrics=metrics,
                                        seconds=time.perf_counter() - self._epoch_t0))
             if images is not None:
                 self._emit_images()

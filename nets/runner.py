@@ -23,6 +23,7 @@ from nets.progress import (Artifact, Done, EpochMetrics, Log, Reporter, Started,
 
 # The model families, by key. Adding a family adds one line here.
 FAMILIES = {
+    "autoencoder": "nets.autoencoder",
     "vae": "nets.vae",
     "cnn": "nets.cnn",
 }
@@ -86,25 +87,32 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
               batch_size: int, reporter: Reporter, initial_epoch: int = 0,
               history: list[dict] | None = None, images: Callable | None = None,
               images_every_s: float = 0.5, autosave: bool = True,
-              description: str = "") -> Done:
+              description: str = "", epoch_offset: int = 0,
+              total_epochs: int | None = None) -> Done:
     """`model.fit` with events, stop/pause, a NaN guard and per-epoch atomic autosave.
 
     Returns a Done whose result is the model: on stop it holds the weights reached so far,
-    on divergence the weights of the last good epoch.
+    on divergence the weights of the last good epoch. A later stage of a staged run passes
+    `epoch_offset` (epochs done in earlier stages) and `total_epochs` (of all stages); only
+    the first stage announces the run with a Started event.
     """
     import keras
 
     samples = len(x)
     steps = int(np.ceil(samples / batch_size))
     history = list(history or [])
-    reporter.emit(Started(total_steps=epochs * steps, first_step=initial_epoch * steps,
-                          description=description))
-    for i, metrics in enumerate(history[:initial_epoch]):
-        reporter.emit(EpochMetrics(epoch=i, epochs=epochs, metrics=metrics))
+    if epoch_offset == 0:
+        reporter.emit(Started(total_steps=(total_epochs or epochs) * steps,
+                              first_step=initial_epoch * steps, description=description))
+        for i, metrics in enumerate(history[:initial_epoch]):
+            reporter.emit(EpochMetrics(epoch=i, epochs=epochs, metrics=metrics))
+    elif description:
+        reporter.emit(Log(description))
     reporter.emit(Artifact("model", model))
     bridge = make_fit_bridge(reporter, epochs=epochs, steps_per_epoch=steps, samples=samples,
                              batch_size=batch_size, initial_epoch=initial_epoch,
-                             images=images, images_every_s=images_every_s)
+                             images=images, images_every_s=images_every_s,
+                             epoch_offset=epoch_offset, total_epochs=total_epochs)
 
     class Autosave(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -126,7 +134,6 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
                   initial_epoch=initial_epoch, verbose=0, callbacks=[bridge, Autosave()])
     except StopRequested:
         status = "stopped"
-        message = f"Stopped by you after {len(history)} of {epochs} epochs."
     except TrainingDiverged as exc:
         if bridge.last_good_weights is not None:
             model.set_weights(bridge.last_good_weights)
@@ -136,6 +143,9 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
     seconds = time.monotonic() - t0
     if status == "finished":
         message = f"Trained {epochs - initial_epoch} epochs in {seconds:.1f} s."
+    elif status == "stopped":
+        message = f"Stopped by you after {epoch_offset + len(history)} of " \
+                  f"{total_epochs or epochs} epochs."
     return Done(status, message,
                 result=TrainedModel(model, family_key, meta, history, seconds))
 
@@ -147,6 +157,7 @@ class TrainedModel:
     meta: dict  # config, dataset, seed, classes, ...
     history: list[dict]
     fit_seconds: float = 0.0  # wall time of the last fit() (0 for a loaded model)
+    extra: Any = None  # a family's own view of the model (e.g. an autoencoder's layers)
 
     def save(self, path):
         return storage.save_model(self.model, path, {**self.meta, "history": self.history,

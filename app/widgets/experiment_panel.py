@@ -372,6 +372,11 @@ class ExperimentPanel(QWidget):
         return self._state
 
     def _refresh_resume(self) -> None:
+        if not getattr(self.module, "CAN_RESUME", True):
+            self._has_autosave = False
+            self.resume_box.setChecked(False)
+            self.resume_box.hide()  # autosaves are still written, for a later version
+            return
         found = storage.latest_autosave(self.family_key)
         self._has_autosave = found is not None
         if found:

@@ -57,6 +57,7 @@ class BatchLossPlot(pg.PlotWidget):
         self.setToolTip("The training loss of every batch (faint) and its moving average "
                         "(bold). It should fall; a jagged faint line is normal.")
         self.steps, self.values, self.smoothed = GrowingArray(), GrowingArray(), GrowingArray()
+        self.marks: list[pg.InfiniteLine] = []
         self._ema = 0.0
         self._count = 0
 
@@ -64,8 +65,18 @@ class BatchLossPlot(pg.PlotWidget):
         for a in (self.steps, self.values, self.smoothed):
             a.clear()
         self._ema, self._count = 0.0, 0
+        for line in self.marks:
+            self.removeItem(line)
+        self.marks = []
         self.enableAutoRange(x=True)
         self.refresh()
+
+    def mark(self, step: float, text: str) -> None:
+        """A labelled vertical line: where a stage of a staged run began."""
+        line = pg.InfiniteLine(step, angle=90, pen=pg.mkPen((200, 200, 200), dash=[4, 4]),
+                               label=text, labelOpts={"position": 0.9, "color": (220, 220, 220)})
+        self.addItem(line)
+        self.marks.append(line)
 
     def set_extent(self, first_step: int, total_steps: int) -> None:
         """Show the whole run's steps from the start: the x axis then never changes."""

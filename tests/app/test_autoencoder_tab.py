@@ -1,0 +1,68 @@
+"""The autoencoder tab driven as a person would: train, inspect features, repair a digit."""
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from app.tabs.autoencoder import AutoencoderTab
+
+
+@pytest.fixture
+def tab(qtbot):
+    t = AutoencoderTab()
+    qtbot.addWidget(t)
+    t.resize(1300, 800)
+    t.show()
+    yield t
+    t.shutdown()
+    t.panel.worker.wait(10000)
+
+
+def train(qtbot, tab, **values):
+    form = tab.panel.form
+    for name, v in {"epochs": 1, "hidden": 36, "few_labels": 30, **values}.items():
+        w = form.editors[name]
+        if hasattr(w, "setCurrentText"):
+            w.setCurrentText(v)
+        else:
+            w.setValue(v)
+    tab.panel.select_dataset("mnist-5k")
+    with qtbot.waitSignal(tab.panel.finished, timeout=120000) as blocker:
+        tab.panel.start()
+    assert blocker.args[0].status == "finished", blocker.args[0].message
+
+
+def test_denoising_run_then_features_repair_and_few_labels(qtbot, tab):
+    train(qtbot, tab, kind="denoising")
+    assert tab.recon.count == 48 and "triple" in tab.recon.note.text()
+    assert len(tab.features.grids) == 1 and tab.features.grids[0].count == 36
+    assert tab.few.scores["labels"] == 30 and "pretrained" in tab.few.text.text()
+
+    with qtbot.waitSignal(tab.background.result, timeout=10000):
+        tab.features.grids[0].tile_clicked.emit(5)  # a click on the 6th feature
+    assert tab.features.top.count == 8 and "unit 6" in tab.features.top.note.text()
+
+    c = tab.repair.canvas
+    with qtbot.waitSignal(tab.repairer.result, timeout=10000):
+        QTest.mousePress(c, Qt.MouseButton.LeftButton, pos=QPoint(140, 40))
+        QTest.mouseMove(c, QPoint(140, 240))
+        QTest.mouseRelease(c, Qt.MouseButton.LeftButton, pos=QPoint(140, 240))
+    qtbot.waitUntil(lambda: tab.repair.triple.count == 3, timeout=10000)
+
+
+def test_stacked_run_marks_its_stages_and_shows_each_layer(qtbot, tab):
+    train(qtbot, tab, kind="stacked", few_labels=0)
+    marks = [m.label.format for m in tab.panel.loss_plot.marks]
+    assert marks == ["layer 1", "layer 2", "fine-tune"]
+    assert [g.count for g in tab.features.grids] == [36, 18]
+
+
+def test_a_saved_autoencoder_loads_with_its_features(qtbot, tab, tmp_path):
+    train(qtbot, tab, few_labels=0)
+    path = tmp_path / "ae.keras"
+    assert tab.panel.save_model_to(path)
+    fresh = AutoencoderTab()
+    qtbot.addWidget(fresh)
+    with qtbot.waitSignal(fresh.background.result, timeout=30000):
+        assert fresh.panel.load_model_from(path)
+    assert fresh.features.grids[0].count == 36 and fresh.held_out is not None
+    fresh.shutdown()
