@@ -142,7 +142,7 @@ def bench_throughput(qapp, quick: bool) -> None:
     cfg = cnn.Config(epochs=2 if quick else 8)
     ds = data.load("mnist-5k")
     bare, app = [], []
-    for _ in range(1 if quick else 3):  # interleaved, so drift hits both alike
+    for _ in range(1 if quick else 4):  # interleaved, so drift hits both alike
         bare.append(bare_epoch_seconds(cfg, ds))
         app.append(app_epoch_seconds(qapp, cfg))
     b, a = statistics.median(bare), statistics.median(app)

@@ -133,14 +133,10 @@ class Autoencoder:
             x = _corruption_layer(config.corruption, config.corruption_level)(x)
         for enc in self.encoders:
             x = enc(x)
-        code = x
         for dec in reversed(self.decoders):
             x = dec(x)
         outputs = layers.Reshape(self.input_shape, name="image_out")(x)
         self.model = keras.Model(inputs, outputs, name=f"{config.kind}_autoencoder")
-        self.encoder = keras.Model(inputs, code, name="encoder")
-        self.first_codes = keras.Model(inputs, self.encoders[0].output
-                                       if len(self.encoders) > 1 else code)
         compile_model(self.model, config)
 
     def stage(self, k: int):
@@ -194,10 +190,6 @@ def compile_model(model, config: Config):
            "rmsprop": keras.optimizers.RMSprop}[config.optimizer]
     kwargs = {"momentum": 0.9} if config.optimizer == "sgd" else {}
     model.compile(optimizer=opt(learning_rate=config.learning_rate, **kwargs), loss="mse")
-
-
-def build_model(config: Config, input_shape):
-    return Autoencoder(config, input_shape).model
 
 
 # ---------------------------------------------------------------- few labels
