@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nets import data as datasets
 from nets import storage
 from nets.config import param
 from nets.progress import Artifact, Done, ImageEvent, Log
@@ -184,12 +183,10 @@ def norm_features(w: np.ndarray) -> np.ndarray:
 
 
 def compile_model(model, config: Config):
-    import keras
+    from nets.runner import make_optimizer
 
-    opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-           "rmsprop": keras.optimizers.RMSprop}[config.optimizer]
-    kwargs = {"momentum": 0.9} if config.optimizer == "sgd" else {}
-    model.compile(optimizer=opt(learning_rate=config.learning_rate, **kwargs), loss="mse")
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
+                  loss="mse")
 
 
 # ---------------------------------------------------------------- few labels
@@ -209,6 +206,8 @@ def classifier_on_code(ae: Autoencoder | None, config: Config, input_shape, clas
     import keras
     from keras import layers
 
+    from nets.runner import make_optimizer
+
     fresh = ae is None
     ae = ae or Autoencoder(config, input_shape)
     inputs = keras.Input(tuple(input_shape))
@@ -217,7 +216,7 @@ def classifier_on_code(ae: Autoencoder | None, config: Config, input_shape, clas
         x = enc(x)
     outputs = layers.Dense(classes, activation="softmax", name="softmax")(x)
     model = keras.Model(inputs, outputs, name="scratch" if fresh else "pretrained")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -254,19 +253,10 @@ def compare_few_labels(ae: Autoencoder, config: Config, ds, reporter, epochs: in
 
 # ---------------------------------------------------------------- training
 def train(request, reporter):
-    from nets.runner import TrainedModel, config_meta, fit_keras, seed_everything
+    from nets.runner import TrainedModel, config_meta, fit_keras, prepare
 
-    config = request.config
-    if request.resume:
-        reporter.emit(Log("Autoencoders cannot resume from an autosave yet: starting "
-                          "afresh."))
-    seed_everything(request.seed)
-    reporter.emit(Log("Loading data ..."))
-    ds = datasets.load(request.dataset, seed=request.seed)
-    reporter.emit(Log(f"Data: {ds.description}"))
-    if ds.report:
-        reporter.emit(Log(ds.report))
-    reporter.controls.checkpoint()
+    prep = prepare(request, reporter, Config, can_resume=CAN_RESUME)
+    config, ds = prep.config, prep.dataset
     ae = Autoencoder(config, ds.input_shape)
     reporter.emit(Artifact("autoencoder", ae))
     reporter.emit(Artifact("held_out", (ds.x_val[:1000], ds.y_val[:1000])))
@@ -356,19 +346,9 @@ def display_features(features: np.ndarray) -> np.ndarray:
 
 def load(path):
     """A saved autoencoder, rebuilt in code from its stored config; only weights are read."""
-    from nets.config import from_dict
-    from nets.runner import TrainedModel
+    from nets.runner import TrainedModel, read_saved
 
-    meta = storage.read_meta(path)
-    if meta.get("family") != "autoencoder":
-        raise storage.StorageError(f"This file holds a {meta.get('family', 'unknown')!r} "
-                                   "model, not an autoencoder.")
-    try:
-        config = from_dict(Config, meta["config"], strict=True)
-        shape = tuple(int(v) for v in meta["input_shape"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise storage.StorageError(f"The model description in the file is damaged "
-                                   f"({exc}).") from exc
+    meta, config, shape = read_saved(path, "autoencoder", Config, "an autoencoder")
     ae = Autoencoder(config, shape)
     storage.load_weights(ae.model, path)
     return TrainedModel(ae.model, "autoencoder", meta, list(meta.get("history", [])),

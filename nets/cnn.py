@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nets import data as datasets
 from nets import storage
 from nets.config import param
-from nets.progress import Artifact, ImageEvent, Log
+from nets.progress import ImageEvent, Log
 
 TITLE = "Convolutional nets"
 SUMMARY = "Train a convnet on digits, look at its filters, draw a digit and watch it guess."
@@ -89,14 +88,13 @@ def compile_model(model, config: Config, train_size: int = 0):
     """Attach optimizer, loss and metrics; `train_size` sets the cosine decay's length."""
     import keras
 
+    from nets.runner import make_optimizer
+
     lr = config.learning_rate
     if config.cosine_decay and train_size:
         steps = config.epochs * int(np.ceil(train_size / config.batch_size))
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.02)
-    opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-           "rmsprop": keras.optimizers.RMSprop}[config.optimizer]
-    kwargs = {"momentum": 0.9} if config.optimizer == "sgd" else {}
-    model.compile(optimizer=opt(learning_rate=lr, **kwargs),
+    model.compile(optimizer=make_optimizer(config.optimizer, lr),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
@@ -108,44 +106,21 @@ def conv_layers(model):
 
 # ---------------------------------------------------------------- training
 def train(request, reporter):
-    from nets.runner import config_meta, fit_keras, seed_everything
+    from nets.runner import config_meta, fit_keras, prepare, resume_weights
 
-    config = request.config
-    initial_epoch, history, model = 0, [], None
-    if request.resume:
-        found = storage.latest_autosave("cnn")
-        if found is None:
-            reporter.emit(Log("No autosave to resume from: starting afresh."))
-        else:
-            path, meta = found
-            from nets.config import from_dict
-
-            config = from_dict(Config, meta.get("config", {}))
-            request.dataset = meta.get("dataset", request.dataset)
-            request.seed = meta.get("seed", request.seed)
-            initial_epoch, history = int(meta.get("epoch", 0)), list(meta.get("history", []))
-    seed_everything(request.seed)
-    reporter.emit(Log("Loading data ..."))
-    ds = datasets.load(request.dataset, seed=request.seed)
-    reporter.emit(Log(f"Data: {ds.description}"))
-    if ds.report:
-        reporter.emit(Log(ds.report))
-    reporter.controls.checkpoint()
+    prep = prepare(request, reporter, Config)
+    config, ds, initial_epoch = prep.config, prep.dataset, prep.initial_epoch
     model = build_model(config, ds.input_shape, ds.num_classes, len(ds.x_train))
-    if initial_epoch:
-        storage.load_weights(model, path)
-        reporter.emit(Log(f"Resumed from {path.name} after epoch {initial_epoch}."))
+    resume_weights(model, prep, reporter)
     if initial_epoch >= config.epochs:
         reporter.emit(Log("The autosave had already finished all its epochs."))
-    reporter.emit(Artifact("classes", list(ds.class_names)))
-    request.config = config
     meta = config_meta(request, classes=ds.class_names, input_shape=list(ds.input_shape),
                        dataset_description=ds.description)
     done = fit_keras(model, family_key="cnn", meta=meta, x=ds.x_train, y=ds.y_train,
                      validation=(ds.x_val, ds.y_val) if len(ds.y_val) else None,
                      epochs=config.epochs,
                      batch_size=config.batch_size, reporter=reporter,
-                     initial_epoch=initial_epoch, history=history,
+                     initial_epoch=initial_epoch, history=prep.history,
                      images=lambda m: [filters_event(m)], autosave=request.autosave,
                      description=f"Training a convnet on {ds.description}.")
     if done.status == "finished" and len(ds.y_val):  # after Stop, stopping fast matters
@@ -155,20 +130,14 @@ def train(request, reporter):
 
 def load(path):
     """A saved CNN, rebuilt in code from its stored config; only weights are read."""
-    from nets.config import from_dict
-    from nets.runner import TrainedModel
+    from nets.runner import TrainedModel, read_saved
 
-    meta = storage.read_meta(path)
-    if meta.get("family") != "cnn":
-        raise storage.StorageError(
-            f"This file holds a {meta.get('family', 'unknown')!r} model, not a convnet.")
+    meta, config, shape = read_saved(path, "cnn", Config, "a convnet")
     try:
-        config = from_dict(Config, meta["config"], strict=True)
-        shape = tuple(int(v) for v in meta["input_shape"])
         classes = [str(c) for c in meta["classes"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise storage.StorageError(f"The model description in the file is damaged "
-                                   f"({exc}).") from exc
+    except (KeyError, TypeError) as exc:
+        raise storage.StorageError("The model description in the file has no classes.") \
+            from exc
     model = build_model(config, shape, len(classes))
     storage.load_weights(model, path)
     return TrainedModel(model, "cnn", meta, list(meta.get("history", [])))

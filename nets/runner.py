@@ -164,6 +164,81 @@ class TrainedModel:
                                                      "epoch": len(self.history)})
 
 
+@dataclass
+class Prepared:
+    """What every run starts from: its config, its data, and where it resumes."""
+
+    config: Any
+    dataset: Any  # nets.data.Dataset
+    initial_epoch: int = 0
+    history: list = dataclasses.field(default_factory=list)
+    autosave_path: Any = None  # the autosave to read weights from when resuming
+
+
+def prepare(request: RunRequest, reporter: Reporter, config_cls,
+            can_resume: bool = True) -> Prepared:
+    """The common start of a run: resume state from the family's latest autosave if asked
+    (its config, data and seed win), seed everything, load the data and say which."""
+    from nets import data as datasets
+    from nets.config import from_dict
+
+    initial_epoch, history, path = 0, [], None
+    if request.resume and not can_resume:
+        reporter.emit(Log("This family cannot resume from an autosave yet: starting afresh."))
+    elif request.resume:
+        found = storage.latest_autosave(request.family)
+        if found is None:
+            reporter.emit(Log("No autosave to resume from: starting afresh."))
+        else:
+            path, meta = found
+            request.config = from_dict(config_cls, meta.get("config", {}))
+            request.dataset = meta.get("dataset", request.dataset)
+            request.seed = meta.get("seed", request.seed)
+            initial_epoch, history = int(meta.get("epoch", 0)), list(meta.get("history", []))
+    seed_everything(request.seed)
+    reporter.emit(Log("Loading data ..."))
+    ds = datasets.load(request.dataset, seed=request.seed)
+    reporter.emit(Log(f"Data: {ds.description}"))
+    if ds.report:
+        reporter.emit(Log(ds.report))
+    reporter.controls.checkpoint()
+    reporter.emit(Artifact("classes", list(ds.class_names)))
+    return Prepared(request.config, ds, initial_epoch, history, path)
+
+
+def resume_weights(model, prepared: Prepared, reporter: Reporter) -> None:
+    if prepared.initial_epoch:
+        storage.load_weights(model, prepared.autosave_path)
+        reporter.emit(Log(f"Resumed from {prepared.autosave_path.name} after epoch "
+                          f"{prepared.initial_epoch}."))
+
+
+def read_saved(path, family_key: str, config_cls, what: str):
+    """A saved model's meta, config and input shape, checked: StorageError otherwise."""
+    from nets.config import from_dict
+
+    meta = storage.read_meta(path)
+    if meta.get("family") != family_key:
+        raise storage.StorageError(
+            f"This file holds a {meta.get('family', 'unknown')!r} model, not {what}.")
+    try:
+        config = from_dict(config_cls, meta["config"], strict=True)
+        shape = tuple(int(v) for v in meta["input_shape"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise storage.StorageError(f"The model description in the file is damaged "
+                                   f"({exc}).") from exc
+    return meta, config, shape
+
+
+def make_optimizer(name: str, learning_rate):
+    import keras
+
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
+    return {"adam": keras.optimizers.Adam,
+            "rmsprop": keras.optimizers.RMSprop}[name](learning_rate=learning_rate)
+
+
 def config_meta(request: RunRequest, **extra) -> dict:
     return {"family": request.family, "config": dataclasses.asdict(request.config),
             "dataset": request.dataset, "seed": request.seed, **extra}

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nets import data as datasets
 from nets import storage
 from nets.config import param
-from nets.progress import Artifact, ImageEvent, Log
+from nets.progress import Artifact, ImageEvent
 
 TITLE = "Variational autoencoders"
 SUMMARY = "Learn a smooth 2-D map of digits; walk it, interpolate between digits, sample."
@@ -96,6 +95,8 @@ def build_model(config: Config, input_shape):
     import keras
     from keras import ops
 
+    from nets.runner import make_optimizer
+
     class VAE(keras.Model):
         """Encoder + sampling + decoder; train_step returns the ELBO's two terms."""
 
@@ -153,9 +154,7 @@ def build_model(config: Config, input_shape):
 
     model = VAE()
     model(np.zeros((1, *input_shape), np.float32))  # create every variable now
-    opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-           "rmsprop": keras.optimizers.RMSprop}[config.optimizer]
-    model.compile(optimizer=opt(learning_rate=config.learning_rate))
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate))
     return model
 
 
@@ -221,34 +220,12 @@ def elbo_terms(model, x: np.ndarray) -> dict[str, float]:
 
 # ---------------------------------------------------------------- training
 def train(request, reporter):
-    from nets.config import from_dict
-    from nets.runner import config_meta, fit_keras, seed_everything
+    from nets.runner import config_meta, fit_keras, prepare, resume_weights
 
-    config = request.config
-    initial_epoch, history, path = 0, [], None
-    if request.resume:
-        found = storage.latest_autosave("vae")
-        if found is None:
-            reporter.emit(Log("No autosave to resume from: starting afresh."))
-        else:
-            path, meta = found
-            config = from_dict(Config, meta.get("config", {}))
-            request.dataset = meta.get("dataset", request.dataset)
-            request.seed = meta.get("seed", request.seed)
-            initial_epoch, history = int(meta.get("epoch", 0)), list(meta.get("history", []))
-    seed_everything(request.seed)
-    reporter.emit(Log("Loading data ..."))
-    ds = datasets.load(request.dataset, seed=request.seed)
-    reporter.emit(Log(f"Data: {ds.description}"))
-    if ds.report:
-        reporter.emit(Log(ds.report))
-    reporter.controls.checkpoint()
+    prep = prepare(request, reporter, Config)
+    config, ds = prep.config, prep.dataset
     model = build_model(config, ds.input_shape)
-    if initial_epoch:
-        storage.load_weights(model, path)
-        reporter.emit(Log(f"Resumed from {path.name} after epoch {initial_epoch}."))
-    reporter.emit(Artifact("classes", list(ds.class_names)))
-    request.config = config
+    resume_weights(model, prep, reporter)
     meta = config_meta(request, classes=ds.class_names, input_shape=list(ds.input_shape),
                        dataset_description=ds.description)
     codec = Codec(model)
@@ -265,7 +242,7 @@ def train(request, reporter):
     done = fit_keras(model, family_key="vae", meta=meta, x=ds.x_train, y=ds.x_train,
                      validation=(ds.x_val, ds.x_val) if len(ds.x_val) else None,
                      epochs=config.epochs, batch_size=config.batch_size, reporter=reporter,
-                     initial_epoch=initial_epoch, history=history, images=views,
+                     initial_epoch=prep.initial_epoch, history=prep.history, images=views,
                      images_every_s=1.0, autosave=request.autosave,
                      description=f"Training a VAE on {ds.description}.")
     return done
@@ -273,19 +250,9 @@ def train(request, reporter):
 
 def load(path):
     """A saved VAE, rebuilt in code from its stored config; only weights are read."""
-    from nets.config import from_dict
-    from nets.runner import TrainedModel
+    from nets.runner import TrainedModel, read_saved
 
-    meta = storage.read_meta(path)
-    if meta.get("family") != "vae":
-        raise storage.StorageError(
-            f"This file holds a {meta.get('family', 'unknown')!r} model, not a VAE.")
-    try:
-        config = from_dict(Config, meta["config"], strict=True)
-        shape = tuple(int(v) for v in meta["input_shape"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise storage.StorageError(f"The model description in the file is damaged "
-                                   f"({exc}).") from exc
+    meta, config, shape = read_saved(path, "vae", Config, "a VAE")
     model = build_model(config, shape)
     storage.load_weights(model, path)
     return TrainedModel(model, "vae", meta, list(meta.get("history", [])))

@@ -12,9 +12,8 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayo
                                QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from app.widgets.canvas import DrawingCanvas
-from app.widgets.experiment_panel import ExperimentPanel
+from app.tabs.base import FamilyTab
 from app.widgets.images import ImageGrid
-from app.worker import LatestOnly
 from nets import autoencoder as aes
 from nets import cnn
 from nets import data as datasets
@@ -163,12 +162,9 @@ class FewLabelsView(QWidget):
                           f"{scores['scratch']:.1%}.")
 
 
-class AutoencoderTab(QWidget):
+class AutoencoderTab(FamilyTab):
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.panel = ExperimentPanel("autoencoder")
-        QVBoxLayout(self).addWidget(self.panel)
-        self.layout().setContentsMargins(0, 0, 0, 0)
+        super().__init__("autoencoder", parent)
 
         self.recon = ImageGrid(note="Held-out digits and their reconstructions appear here "
                                     "while it trains.")
@@ -179,21 +175,12 @@ class AutoencoderTab(QWidget):
         self.panel.add_view(self.repair, "Denoise your digit", "Draw, corrupt, repair")
         self.few = FewLabelsView()
         self.panel.add_view(self.few, "Few labels", "Pretrained code vs random weights")
-        about = QLabel(ABOUT)
-        about.setTextFormat(Qt.TextFormat.RichText)
-        about.setWordWrap(True)
-        about.setAlignment(Qt.AlignmentFlag.AlignTop)
-        about.setMargin(12)
-        self.panel.add_view(about, "About", "What am I looking at?")
+        self.add_about(ABOUT)
 
         self.ae = None
         self.held_out: np.ndarray | None = None
-        self.background = LatestOnly("autoencoder-background", self)
-        self.background.result.connect(self._background_done)
-        self.background.failed.connect(self._job_failed)
-        self.repairer = LatestOnly("autoencoder-repair", self)
-        self.repairer.result.connect(self._show_repair)
-        self.repairer.failed.connect(self._job_failed)
+        self.background = self.runner("autoencoder-background", self._background_done)
+        self.repairer = self.runner("autoencoder-repair", self._show_repair)
 
         self.panel.events.connect(self._on_events)
         self.panel.finished.connect(self._on_finished)
@@ -275,16 +262,6 @@ class AutoencoderTab(QWidget):
                                          columns=8)
         elif tag == "held_out":
             self.held_out = value[0]
-
-    def _job_failed(self, _tag, text: str) -> None:
-        self.panel.log_message(f"Background computation failed: {text}")
-
-    def shutdown(self) -> bool:
-        running = not self.panel.shutdown()
-        self.background.shutdown()
-        self.repairer.shutdown()
-        self.panel.save_settings()
-        return not running
 
 
 if __name__ == "__main__":

@@ -14,9 +14,8 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                                QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from app.widgets.canvas import DrawingCanvas
-from app.widgets.experiment_panel import ExperimentPanel
+from app.tabs.base import FamilyTab
 from app.widgets.images import ImageGrid, ProbabilityBars
-from app.worker import LatestOnly
 from nets import cnn
 from nets import data as datasets
 from nets.progress import Artifact, ImageEvent
@@ -159,15 +158,11 @@ class FeatureMapsView(QScrollArea):
                                                 f"{m.shape[1]}x{m.shape[2]}")
 
 
-class CNNTab(QWidget):
+class CNNTab(FamilyTab):
     prediction_shown = Signal(float)  # seconds from the drawing's change to the bars
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.panel = ExperimentPanel("cnn")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.panel)
+        super().__init__("cnn", parent)
 
         self.draw = DrawView()
         self.panel.add_view(self.draw, "Draw", "Draw a digit and see what the network says")
@@ -181,19 +176,11 @@ class CNNTab(QWidget):
         self.mistakes = ImageGrid(note="Held-out images the network gets wrong appear here "
                                        "after training (caption: true → guessed).")
         self.panel.add_view(self.mistakes, "Mistakes", "Misclassified held-out images")
-        about = QLabel(ABOUT)
-        about.setTextFormat(Qt.TextFormat.RichText)
-        about.setWordWrap(True)
-        about.setAlignment(Qt.AlignmentFlag.AlignTop)
-        about.setMargin(12)
-        self.panel.add_view(about, "About", "What am I looking at?")
+        self.add_about(ABOUT)
 
-        self.predictor = LatestOnly("cnn-predict", self)
-        self.predictor.result.connect(self._show_prediction)
+        self.predictor = self.runner("cnn-predict", self._show_prediction)
         self.predictor.failed.connect(self._prediction_failed)
-        self.background = LatestOnly("cnn-mistakes", self)
-        self.background.result.connect(self._show_mistakes)
-        self.background.failed.connect(self._prediction_failed)
+        self.background = self.runner("cnn-mistakes", self._show_mistakes)
         self._probes: dict = {}  # touched only by the predictor thread
         self.model = None
 
@@ -261,18 +248,8 @@ class CNNTab(QWidget):
         self.maps.show_maps(maps)
         self.prediction_shown.emit(time.perf_counter() - requested_at)
 
-    def _prediction_failed(self, _tag, text: str) -> None:
+    def _prediction_failed(self, _tag, _text: str) -> None:
         self.draw.guess.setText("Could not classify the drawing.")
-        self.panel.log_message(f"Background computation failed: {text}")
-
-    # ------------------------------------------------------------ life cycle
-    def shutdown(self) -> bool:
-        """Stop training and background work. True when all has ended."""
-        running = not self.panel.shutdown()
-        self.predictor.shutdown()
-        self.background.shutdown()
-        self.panel.save_settings()
-        return not running
 
 
 if __name__ == "__main__":

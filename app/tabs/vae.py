@@ -15,9 +15,8 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QS
                                QSlider, QVBoxLayout, QWidget)
 
 from app.widgets.canvas import DrawingCanvas
-from app.widgets.experiment_panel import ExperimentPanel
+from app.tabs.base import FamilyTab
 from app.widgets.images import ImageGrid
-from app.worker import LatestOnly
 from nets import cnn, vae
 from nets import data as datasets
 from nets.progress import Artifact, ImageEvent
@@ -243,14 +242,11 @@ class SamplesView(QWidget):
         v.addWidget(self.grid, 1)
 
 
-class VAETab(QWidget):
+class VAETab(FamilyTab):
     decoded_shown = Signal(float)  # seconds from a press/drag on the map to the new image
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.panel = ExperimentPanel("vae")
-        QVBoxLayout(self).addWidget(self.panel)
-        self.layout().setContentsMargins(0, 0, 0, 0)
+        super().__init__("vae", parent)
 
         self.explorer = ExplorerView()
         self.panel.add_view(self.explorer, "Latent explorer",
@@ -264,20 +260,13 @@ class VAETab(QWidget):
         self.panel.add_view(self.interp, "Interpolate", "Morph between two digits")
         self.samples = SamplesView()
         self.panel.add_view(self.samples, "Samples", "New digits from the prior")
-        about = QLabel(ABOUT)
-        about.setTextFormat(Qt.TextFormat.RichText)
-        about.setWordWrap(True)
-        about.setAlignment(Qt.AlignmentFlag.AlignTop)
-        about.setMargin(12)
-        self.panel.add_view(about, "About", "What am I looking at?")
+        self.add_about(ABOUT)
 
-        self._codecs: dict = {}  # touched only by the background thread
-        self.decoder = LatestOnly("vae-decode", self)
-        self.decoder.result.connect(self._show_decoded)
-        self.background = LatestOnly("vae-background", self)
-        self.background.result.connect(self._background_done)
-        for runner_ in (self.decoder, self.background):
-            runner_.failed.connect(self._job_failed)
+        # one compiled codec per model, used by both runners' threads (one job at a time
+        # each; a codec's compiled functions may be called from either)
+        self._codecs: dict = {}
+        self.decoder = self.runner("vae-decode", self._show_decoded)
+        self.background = self.runner("vae-background", self._background_done)
         self.model = None
         self.names = datasets.DIGIT_NAMES
         self.held_out: np.ndarray | None = None
@@ -336,9 +325,6 @@ class VAETab(QWidget):
             self.interp.strip.set_images(value, columns=10)
         elif tag == "samples":
             self.samples.grid.set_images(value, columns=8)
-
-    def _job_failed(self, _tag, text: str) -> None:
-        self.panel.log_message(f"Background computation failed: {text}")
 
     # ------------------------------------------------------------ latent explorer
     def pick_point(self, x: float, y: float) -> None:
@@ -408,15 +394,6 @@ class VAETab(QWidget):
         self._sample_seed += 1
         self.background.submit(samples_job, self._codecs, self.model, self._sample_seed,
                                tag="samples")
-
-    # ------------------------------------------------------------ life cycle
-    def shutdown(self) -> bool:
-        running = not self.panel.shutdown()
-        self.decoder.shutdown()
-        self.background.shutdown()
-        self.panel.save_settings()
-        return not running
-
 
 if __name__ == "__main__":
     from app.main_window import run_standalone

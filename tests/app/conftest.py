@@ -25,3 +25,22 @@ def no_thread_left(qapp):
         time.sleep(0.02)
     left = running_threads()
     assert not left, f"test left threads running: {left}"
+
+
+@pytest.fixture
+def open_tab(qtbot):
+    """Makes a family tab, shown at a desktop size; shuts it down after the test."""
+    tabs = []
+
+    def make(cls):
+        tab = cls()
+        qtbot.addWidget(tab)
+        tab.resize(1300, 800)
+        tab.show()
+        tabs.append(tab)
+        return tab
+
+    yield make
+    for tab in tabs:
+        tab.shutdown()
+        tab.panel.worker.wait(10000)

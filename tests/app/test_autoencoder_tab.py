@@ -7,14 +7,8 @@ from app.tabs.autoencoder import AutoencoderTab
 
 
 @pytest.fixture
-def tab(qtbot):
-    t = AutoencoderTab()
-    qtbot.addWidget(t)
-    t.resize(1300, 800)
-    t.show()
-    yield t
-    t.shutdown()
-    t.panel.worker.wait(10000)
+def tab(open_tab):
+    return open_tab(AutoencoderTab)
 
 
 def train(qtbot, tab, **values):
@@ -56,13 +50,11 @@ def test_stacked_run_marks_its_stages_and_shows_each_layer(qtbot, tab):
     assert [g.count for g in tab.features.grids] == [36, 18]
 
 
-def test_a_saved_autoencoder_loads_with_its_features(qtbot, tab, tmp_path):
+def test_a_saved_autoencoder_loads_with_its_features(qtbot, tab, open_tab, tmp_path):
     train(qtbot, tab, few_labels=0)
     path = tmp_path / "ae.keras"
     assert tab.panel.save_model_to(path)
-    fresh = AutoencoderTab()
-    qtbot.addWidget(fresh)
+    fresh = open_tab(AutoencoderTab)
     with qtbot.waitSignal(fresh.background.result, timeout=30000):
         assert fresh.panel.load_model_from(path)
     assert fresh.features.grids[0].count == 36 and fresh.held_out is not None
-    fresh.shutdown()

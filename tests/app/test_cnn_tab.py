@@ -12,14 +12,8 @@ FAST = {"conv_blocks": 1, "filters": 4, "augment": False, "batch_size": 128}
 
 
 @pytest.fixture
-def tab(qtbot):
-    t = CNNTab()
-    qtbot.addWidget(t)
-    t.resize(1300, 800)
-    t.show()
-    yield t
-    t.shutdown()
-    t.panel.worker.wait(10000)
+def tab(open_tab):
+    return open_tab(CNNTab)
 
 
 def configure(tab, **values):

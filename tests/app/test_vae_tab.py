@@ -8,14 +8,8 @@ from app.tabs.vae import VAETab
 
 
 @pytest.fixture
-def tab(qtbot):
-    t = VAETab()
-    qtbot.addWidget(t)
-    t.resize(1300, 800)
-    t.show()
-    yield t
-    t.shutdown()
-    t.panel.worker.wait(10000)
+def tab(open_tab):
+    return open_tab(VAETab)
 
 
 def train(qtbot, tab, **values):
@@ -75,16 +69,14 @@ def test_more_than_two_dimensions_get_sliders(qtbot, tab):
     assert tab.explorer.z()[3] == pytest.approx(2.5)
 
 
-def test_a_saved_vae_opens_into_the_explorer(qtbot, tab, tmp_path):
+def test_a_saved_vae_opens_into_the_explorer(qtbot, tab, open_tab, tmp_path):
     train(qtbot, tab, epochs=1)
     path = tmp_path / "v.keras"
     assert tab.panel.save_model_to(path)
-    fresh = VAETab()
-    qtbot.addWidget(fresh)
+    fresh = open_tab(VAETab)
     with qtbot.waitSignal(fresh.background.result, timeout=30000):
         assert fresh.panel.load_model_from(path)
     qtbot.waitUntil(lambda: len(fresh.explorer.map.dots.data) == 1000, timeout=10000)
     assert fresh.manifold.count == 225
     with qtbot.waitSignal(fresh.decoded_shown, timeout=10000):
         fresh.pick_point(0.5, 0.5)
-    fresh.shutdown()
