@@ -32,15 +32,18 @@ class Config:
                         "units than pixels (784) makes it overcomplete.", minimum=1,
                         maximum=4096)
     layers: int = param(2, "Stacked layers", "Hidden layers of a stacked autoencoder; each "
-                        "has half the units of the one below.", minimum=2, maximum=3)
+                        "has half the units of the one below.", minimum=2, maximum=3,
+                        when=("kind", ("stacked",)))
     activation: str = param("sigmoid", "Non-linearity", "Activation of the hidden units.",
                             choices=("sigmoid", "tanh", "relu"))
     corruption: str = param("masking", "Corruption", "Denoising only: how inputs are "
                             "damaged. masking zeroes pixels, gaussian adds noise, "
-                            "salt_and_pepper sets pixels to 0 or 1.", choices=CORRUPTIONS)
+                            "salt_and_pepper sets pixels to 0 or 1.", choices=CORRUPTIONS,
+                            when=("kind", ("denoising",)))
     corruption_level: float = param(0.3, "Corruption level", "Denoising only: fraction of "
                                     "pixels damaged (noise std for gaussian).", minimum=0.0,
-                                    maximum=1.0, step=0.05, decimals=2)
+                                    maximum=1.0, step=0.05, decimals=2,
+                                    when=("kind", ("denoising",)))
     optimizer: str = param("adam", "Optimizer", "The gradient descent variant that updates "
                            "the weights.", choices=("adam", "sgd", "rmsprop"))
     learning_rate: float = param(0.002, "Learning rate", "Step size of each weight update; "

@@ -20,12 +20,13 @@ class ParamInfo:
     choices: tuple | None = None
     step: float | None = None
     decimals: int = 4
+    when: tuple | None = None  # (other field, values): only used when it has one of them
 
 
 def param(default, label: str, help: str, *, minimum=None, maximum=None, choices=None,
-          step=None, decimals: int = 4):
+          step=None, decimals: int = 4, when: tuple | None = None):
     info = ParamInfo(label, help, minimum, maximum, tuple(choices) if choices else None,
-                     step, decimals)
+                     step, decimals, (when[0], tuple(when[1])) if when else None)
     return field(default=default, metadata={"param": info})
 
 

@@ -29,7 +29,16 @@ class ConfigForm(QWidget):
             editor.setObjectName(spec.name)
             self.editors[spec.name] = editor
             layout.addRow(spec.info.label, editor)
+        self.changed.connect(self._update_relevance)
         self.set_config(config_cls())
+
+    def _update_relevance(self) -> None:
+        """Grey out fields that do not apply to the current choice of another field."""
+        values = self.values()
+        for spec in specs(self.config_cls):
+            if spec.info.when:
+                field_name, allowed = spec.info.when
+                self.editors[spec.name].setEnabled(values.get(field_name) in allowed)
 
     def _editor(self, spec: ParamSpec) -> QWidget:
         i = spec.info
@@ -86,6 +95,7 @@ class ConfigForm(QWidget):
                 w.setValue(v)
             else:
                 w.setText(str(v))
+        self._update_relevance()
 
     def set_values(self, values: dict) -> None:
         """Apply stored values (settings, a loaded model); unusable ones keep defaults."""

@@ -58,3 +58,14 @@ def test_a_saved_autoencoder_loads_with_its_features(qtbot, tab, open_tab, tmp_p
     with qtbot.waitSignal(fresh.background.result, timeout=30000):
         assert fresh.panel.load_model_from(path)
     assert fresh.features.grids[0].count == 36 and fresh.held_out is not None
+
+
+def test_fields_that_do_not_apply_are_greyed_out(tab):
+    editors = tab.panel.form.editors
+    editors["kind"].setCurrentText("plain")
+    assert not editors["corruption"].isEnabled() and not editors["layers"].isEnabled()
+    editors["kind"].setCurrentText("denoising")
+    assert editors["corruption"].isEnabled() and editors["corruption_level"].isEnabled()
+    assert not editors["layers"].isEnabled()
+    editors["kind"].setCurrentText("stacked")
+    assert editors["layers"].isEnabled() and not editors["corruption"].isEnabled()
