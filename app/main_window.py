@@ -47,13 +47,14 @@ def device_summary() -> dict:
 
 
 class TabLoader(QThread):
-    """Imports TensorFlow and the tab modules off the GUI thread."""
-
-    loaded = Signal(dict, list, list)  # device info, [(name, class)], [error text]
+    """Imports TensorFlow and the tab modules off the GUI thread. The GUI reads `result`
+    (device info, [(spec, class)], [error text]) on `finished`: no signal with Python
+    arguments is emitted from this thread (see app/worker.py for why)."""
 
     def __init__(self, specs: list[str], parent=None):
         super().__init__(parent)
         self.specs = specs
+        self.result: tuple = ({}, [], [])
         self.setObjectName("tab-loader")
 
     def run(self):
@@ -68,7 +69,7 @@ class TabLoader(QThread):
                 classes.append((spec, getattr(importlib.import_module(module_name), cls_name)))
             except Exception:  # noqa: BLE001
                 errors.append(f"The tab {spec} could not be loaded:\n{traceback.format_exc()}")
-        self.loaded.emit(info, classes, errors)
+        self.result = (info, classes, errors)
 
 
 class MainWindow(QMainWindow):
@@ -92,7 +93,7 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self.loader = TabLoader(tab_specs if tab_specs is not None else TABS, self)
         track(self.loader)
-        self.loader.loaded.connect(self._build_tabs)
+        self.loader.finished.connect(self._build_tabs)
         self.loader.start()
 
     def _menus(self) -> None:
@@ -123,7 +124,8 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1400, 860)
 
-    def _build_tabs(self, info: dict, classes: list, errors: list) -> None:
+    def _build_tabs(self) -> None:
+        info, classes, errors = self.loader.result
         self.device_info = info
         self.load_errors = errors
         if info:

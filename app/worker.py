@@ -10,7 +10,6 @@ Every thread started here is tracked so tests can fail on any left running.
 from __future__ import annotations
 
 import collections
-import time
 import traceback
 import weakref
 
@@ -142,27 +141,29 @@ class ExperimentWorker(QObject):
 
 
 class _Job(QRunnable):
-    def __init__(self, owner: "LatestOnly", fn, args, tag):
+    def __init__(self, finished: collections.deque, fn, args, tag):
         super().__init__()
-        self.owner, self.fn, self.args, self.tag = owner, fn, args, tag
+        self.finished, self.fn, self.args, self.tag = finished, fn, args, tag
 
     def run(self):
-        t0 = time.perf_counter()
         try:
             value, error = self.fn(*self.args), ""
         except Exception as exc:  # noqa: BLE001 - reported to the GUI
             value, error = None, f"{type(exc).__name__}: {exc}"
-        self.owner._job_done.emit(self.tag, value, error, time.perf_counter() - t0)
+        # No Qt signal from this thread: emitting one with Python arguments holds a Qt
+        # mutex while waiting for the GIL, and deadlocked against the GUI thread deleting
+        # a Qt object. The GUI thread picks the result up instead.
+        self.finished.append((self.tag, value, error))
 
 
 class LatestOnly(QObject):
     """Runs fn(*args) jobs one at a time off the GUI thread; a newer request replaces a
     queued one. `result(tag, value)` arrives in the GUI thread; `failed(tag, text)` on error.
+    While a job runs, a 4 ms timer in the GUI thread collects its result.
     """
 
     result = Signal(object, object)
     failed = Signal(object, str)
-    _job_done = Signal(object, object, str, float)
 
     def __init__(self, name: str, parent: QObject | None = None):
         super().__init__(parent)
@@ -172,7 +173,10 @@ class LatestOnly(QObject):
         _pools.add(self._pool)
         self._busy = False
         self._pending = None
-        self._job_done.connect(self._on_done)
+        self._finished: collections.deque = collections.deque()
+        self._poll = QTimer(self)
+        self._poll.setInterval(4)
+        self._poll.timeout.connect(self._collect)
 
     def submit(self, fn, *args, tag=None) -> None:
         self._pending = (fn, args, tag)
@@ -183,12 +187,18 @@ class LatestOnly(QObject):
         fn, args, tag = self._pending
         self._pending = None
         self._busy = True
-        self._pool.start(_Job(self, fn, args, tag))
+        self._pool.start(_Job(self._finished, fn, args, tag))
+        self._poll.start()
 
-    def _on_done(self, tag, value, error, seconds) -> None:
+    def _collect(self) -> None:
+        if not self._finished:
+            return
+        tag, value, error = self._finished.popleft()
         self._busy = False
         if self._pending is not None:
             self._start_pending()  # the result below is already stale; still show it
+        else:
+            self._poll.stop()
         if error:
             self.failed.emit(tag, error)
         else:
@@ -199,4 +209,5 @@ class LatestOnly(QObject):
 
     def shutdown(self, ms: int = 10000) -> bool:
         self._pending = None
+        self._poll.stop()
         return self._pool.waitForDone(ms)

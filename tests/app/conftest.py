@@ -25,6 +25,10 @@ def no_thread_left(qapp):
         time.sleep(0.02)
     left = running_threads()
     assert not left, f"test left threads running: {left}"
+    # Collect the test's Qt objects here, in the GUI thread, rather than whenever some
+    # other thread happens to trigger the garbage collector.
+    import gc
+    gc.collect()
 
 
 @pytest.fixture
