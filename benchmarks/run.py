@@ -37,6 +37,20 @@ def row(name: str, value, unit: str, target: str = "", compared_to: str = "", **
     print(f"  {name}: {value} {unit}", flush=True)
 
 
+def spin(qapp, seconds: float) -> None:
+    """Keep the GUI's event loop turning for a while, as between a person's mouse moves."""
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        qapp.processEvents()
+
+
+def latency_rows(name: str, seconds: list[float], what: str) -> None:
+    ms = [1000 * v for v in seconds]
+    row(f"{name} latency, median", round(statistics.median(ms), 1), "ms",
+        compared_to=f"{len(ms)} {what}")
+    row(f"{name} latency, 95th percentile", round(percentile(ms, 95), 1), "ms", "<= 30 ms")
+
+
 def percentile(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
@@ -178,19 +192,12 @@ def bench_draw_latency(qapp, quick: bool) -> None:
         QTest.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(x0, 40))
         for i in range(30):  # a stroke drawn at ~60 mouse events a second
             QTest.mouseMove(canvas, QPoint(x0 + i * 2, 40 + i * 6))
-            t_end = time.perf_counter() + 1 / 60
-            while time.perf_counter() < t_end:
-                qapp.processEvents()
+            spin(qapp, 1 / 60)
         QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(x0 + 60, 220))
-        t_end = time.perf_counter() + 0.2
-        while time.perf_counter() < t_end:
-            qapp.processEvents()
+        spin(qapp, 0.2)
     tab.shutdown()
-    ms = [1000 * v for v in latencies]
-    row("draw-to-prediction latency, median", round(statistics.median(ms), 1), "ms",
-        compared_to=f"{len(ms)} predictions shown while drawing {strokes} strokes")
-    row("draw-to-prediction latency, 95th percentile", round(percentile(ms, 95), 1), "ms",
-        "<= 30 ms")
+    latency_rows("draw-to-prediction", latencies,
+                 f"predictions shown while drawing {strokes} strokes")
 
 
 # ------------------------------------------------------------------ autoencoders
@@ -263,19 +270,11 @@ def bench_latent_drag(qapp, trained, quick: bool) -> None:
         QTest.mousePress(m.viewport(), Qt.MouseButton.LeftButton, pos=to_widget(-2.5, -2 + d / 3))
         for i in range(60):  # a drag across the plane at ~60 mouse events a second
             QTest.mouseMove(m.viewport(), to_widget(-2.5 + i / 12, -2 + d / 3 + i / 30))
-            t_end = time.perf_counter() + 1 / 60
-            while time.perf_counter() < t_end:
-                qapp.processEvents()
+            spin(qapp, 1 / 60)
         QTest.mouseRelease(m.viewport(), Qt.MouseButton.LeftButton, pos=to_widget(2.5, 0))
-    t_end = time.perf_counter() + 0.2
-    while time.perf_counter() < t_end:
-        qapp.processEvents()
+    spin(qapp, 0.2)
     tab.shutdown()
-    ms = [1000 * v for v in latencies]
-    row("latent-drag-to-image latency, median", round(statistics.median(ms), 1), "ms",
-        compared_to=f"{len(ms)} decodings shown during {drags} drags")
-    row("latent-drag-to-image latency, 95th percentile", round(percentile(ms, 95), 1), "ms",
-        "<= 30 ms")
+    latency_rows("latent-drag-to-image", latencies, f"decodings shown during {drags} drags")
 
 
 def main() -> int:

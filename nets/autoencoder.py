@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nets import storage
-from nets.config import param
+from nets.config import (batch_size_param, epochs_param, learning_rate_param,
+                          optimizer_param, param)
 from nets.progress import Artifact, Done, ImageEvent, Log
 
 TITLE = "Autoencoders"
@@ -44,15 +45,11 @@ class Config:
                                     "pixels damaged (noise std for gaussian).", minimum=0.0,
                                     maximum=1.0, step=0.05, decimals=2,
                                     when=("kind", ("denoising",)))
-    optimizer: str = param("adam", "Optimizer", "The gradient descent variant that updates "
-                           "the weights.", choices=("adam", "sgd", "rmsprop"))
-    learning_rate: float = param(0.002, "Learning rate", "Step size of each weight update; "
-                                 "too large and the loss explodes.", minimum=1e-6,
-                                 maximum=10.0, decimals=6)
-    batch_size: int = param(64, "Batch size", "Images per gradient step.", minimum=1,
-                            maximum=4096)
-    epochs: int = param(10, "Epochs", "Passes over the training set (per stage when "
-                        "stacked).", minimum=1, maximum=1000)
+    optimizer: str = optimizer_param()
+    learning_rate: float = learning_rate_param(0.002)
+    batch_size: int = batch_size_param(64)
+    epochs: int = epochs_param(10, "Passes over the training set (per stage when "
+                                   "stacked).")
     few_labels: int = param(100, "Labels for the classifier", "After training: a softmax on "
                             "the code trained with this many labelled digits, against the "
                             "same net from random weights (0 skips it).", minimum=0,

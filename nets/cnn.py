@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nets import storage
-from nets.config import param
+from nets.config import (batch_size_param, epochs_param, learning_rate_param,
+                          optimizer_param, param)
 from nets.progress import ImageEvent, Log
 
 TITLE = "Convolutional nets"
@@ -40,17 +41,12 @@ class Config:
                            step=0.05, decimals=2)
     augment: bool = param(True, "Augment", "Shift, rotate and zoom the training digits a "
                           "little each epoch, so the net sees more variety.")
-    optimizer: str = param("adam", "Optimizer", "The gradient descent variant that "
-                           "updates the weights.", choices=("adam", "sgd", "rmsprop"))
-    learning_rate: float = param(0.003, "Learning rate", "Step size of each weight update; "
-                                 "too large and the loss explodes.", minimum=1e-6,
-                                 maximum=10.0, decimals=6)
+    optimizer: str = optimizer_param()
+    learning_rate: float = learning_rate_param(0.003)
     cosine_decay: bool = param(True, "Cosine decay", "Lower the learning rate smoothly "
                                "towards zero over the run: the last epochs settle.")
-    batch_size: int = param(128, "Batch size", "Images per gradient step.", minimum=1,
-                            maximum=4096)
-    epochs: int = param(15, "Epochs", "Passes over the training set.", minimum=1,
-                        maximum=1000)
+    batch_size: int = batch_size_param(128)
+    epochs: int = epochs_param(15)
 
 
 def build_model(config: Config, input_shape, num_classes: int, train_size: int = 0):

@@ -30,6 +30,28 @@ def param(default, label: str, help: str, *, minimum=None, maximum=None, choices
     return field(default=default, metadata={"param": info})
 
 
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+# The training fields every Keras family has, declared once.
+def optimizer_param():
+    return param("adam", "Optimizer", "The gradient descent variant that updates the "
+                 "weights.", choices=OPTIMIZERS)
+
+
+def learning_rate_param(default: float):
+    return param(default, "Learning rate", "Step size of each weight update; too large and "
+                 "the loss explodes.", minimum=1e-6, maximum=10.0, decimals=6)
+
+
+def batch_size_param(default: int):
+    return param(default, "Batch size", "Images per gradient step.", minimum=1, maximum=4096)
+
+
+def epochs_param(default: int, help: str = "Passes over the training set."):
+    return param(default, "Epochs", help, minimum=1, maximum=1000)
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """One field of a config, with its type resolved: what a form or a parser needs."""

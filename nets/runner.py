@@ -231,6 +231,7 @@ def read_saved(path, family_key: str, config_cls, what: str):
 
 
 def make_optimizer(name: str, learning_rate):
+    """One of nets.config.OPTIMIZERS (SGD with momentum 0.9)."""
     import keras
 
     if name == "sgd":

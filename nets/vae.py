@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nets import storage
-from nets.config import param
+from nets.config import (batch_size_param, epochs_param, learning_rate_param,
+                          optimizer_param, param)
 from nets.progress import Artifact, ImageEvent
 
 TITLE = "Variational autoencoders"
@@ -34,15 +35,10 @@ class Config:
     beta: float = param(1.0, "KL weight (beta)", "Weight of the KL term: higher gives a "
                         "smoother, more regular map and blurrier digits.", minimum=0.0,
                         maximum=100.0, step=0.1, decimals=3)
-    optimizer: str = param("adam", "Optimizer", "The gradient descent variant that updates "
-                           "the weights.", choices=("adam", "sgd", "rmsprop"))
-    learning_rate: float = param(0.001, "Learning rate", "Step size of each weight update; "
-                                 "too large and the loss explodes.", minimum=1e-6,
-                                 maximum=10.0, decimals=6)
-    batch_size: int = param(128, "Batch size", "Images per gradient step.", minimum=1,
-                            maximum=4096)
-    epochs: int = param(30, "Epochs", "Passes over the training set.", minimum=1,
-                        maximum=1000)
+    optimizer: str = optimizer_param()
+    learning_rate: float = learning_rate_param(0.001)
+    batch_size: int = batch_size_param(128)
+    epochs: int = epochs_param(30)
 
 
 def kl_divergence(mean, log_var):

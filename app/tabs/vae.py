@@ -101,6 +101,10 @@ class LatentMap(pg.PlotWidget):
         brushes = [pg.mkBrush(pg.intColor(int(c), hues=max(len(names), 1), alpha=170))
                    for c in labels]
         self.dots.setData(pos=xy, brush=brushes)
+        # the prior's +-3 and every held-out code in view (early in training the cloud
+        # sits off-centre)
+        lo, hi = np.minimum(xy.min(0), -EXTENT), np.maximum(xy.max(0), EXTENT)
+        self.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0.02)
         if names != self._legend_names:
             self.legend.clear()
             for i, name in enumerate(names[:20]):

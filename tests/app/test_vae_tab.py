@@ -80,3 +80,10 @@ def test_a_saved_vae_opens_into_the_explorer(qtbot, tab, open_tab, tmp_path):
     assert fresh.manifold.count == 225
     with qtbot.waitSignal(fresh.decoded_shown, timeout=10000):
         fresh.pick_point(0.5, 0.5)
+
+
+def test_the_map_keeps_every_code_in_view(tab):
+    means = np.array([[-7.0, 0.5], [1.0, 9.0], [0.0, 0.0]], np.float32)
+    tab.explorer.map.set_points(means, np.array([0, 1, 2]), ["a", "b", "c"])
+    (x0, x1), (y0, y1) = tab.explorer.map.viewRange()
+    assert x0 <= -7 and y1 >= 9 and x1 >= 3 and y0 <= -3
