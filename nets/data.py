@@ -18,6 +18,8 @@ BUNDLED_DIGITS = RESOURCES / "data" / "mnist_5k.npz"
 DIGIT_NAMES = [str(d) for d in range(10)]
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                  "Sneaker", "Bag", "Ankle boot"]
+CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+               "truck"]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
                   ".ppm", ".pbm"}
 MAX_PIXELS = 50_000_000  # larger images are skipped, not decoded (a 20k x 20k PNG is 400M)
@@ -64,7 +66,21 @@ CHOICES = [
                   "The whole MNIST set through keras.datasets; downloads 11 MB once."),
     DatasetChoice("fashion-mnist", "Fashion-MNIST clothes (download)",
                   "70,000 greyscale photos of clothes in 10 classes (Zalando, MIT licence)."),
+    DatasetChoice("cifar10", "CIFAR-10 colour photos (download)",
+                  "60,000 32x32 colour photos in 10 classes (Krizhevsky 2009) through "
+                  "keras.datasets; downloads 163 MB once."),
+    DatasetChoice("photos", "Two sample photos (patches only, no classes)",
+                  "The two colour photos that ship with scikit-learn (a temple in China and a "
+                  "flower, 427x640; CC BY 2.0, Flickr users danielbuechele and vultilion). "
+                  "Enough patches to learn a dictionary and see edge-like filters appear; "
+                  "there is nothing to classify. Works offline."),
 ]
+# The choices a family offers unless its module lists its own in DATASETS.
+DEFAULT_KEYS = ("mnist", "mnist-5k", "mnist-full", "fashion-mnist")
+
+
+def choices_for(keys=DEFAULT_KEYS) -> list[DatasetChoice]:
+    return [c for c in CHOICES if c.key in keys]
 
 
 def keras_cache_dirs() -> list[Path]:
@@ -92,6 +108,11 @@ def load(key: str, *, seed: int = 0, image_size=(28, 28), channels: int = 1) -> 
     if key == "fashion-mnist":
         return _load_keras("fashion_mnist",
                            "Fashion-MNIST (60,000 train / 10,000 held out)", FASHION_NAMES)
+    if key == "cifar10":
+        return _load_keras("cifar10", "CIFAR-10 (50,000 train / 10,000 held out)",
+                           CIFAR_NAMES)
+    if key == "photos":
+        return load_sample_photos()
     raise DataError(f"Unknown dataset '{key}'. Known: "
                     + ", ".join(c.key for c in CHOICES) + ", folder:<path>.")
 
@@ -136,8 +157,30 @@ def _load_keras(module: str, description: str, names: list[str]) -> Dataset:
             "Without a network, use 'MNIST digits, bundled 5,000', which ships with the "
             "app.") from exc
     return Dataset(module.replace("_", "-") if module != "mnist" else "mnist-full",
-                   description, _to_float(xt), yt.astype(np.int64), _to_float(xv),
-                   yv.astype(np.int64), names)
+                   description, _to_float(xt), yt.reshape(-1).astype(np.int64),
+                   _to_float(xv), yv.reshape(-1).astype(np.int64), names)
+
+
+def load_sample_photos() -> Dataset:
+    """scikit-learn's two sample photos, read from its package folder (no scipy import).
+
+    They have no classes: families use them for patches only.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "images" \
+        if spec and spec.submodule_search_locations else None
+    try:
+        photos = [read_image(folder / name, size=(427, 640), channels=3)
+                  for name in ("china.jpg", "flower.jpg")]
+    except (TypeError, OSError, ValueError) as exc:
+        raise DataError("The sample photos come with scikit-learn, which is not installed "
+                        "(or is damaged). Reinstalling the app restores it.") from exc
+    empty = np.zeros((0, 427, 640, 3), np.float32)
+    return Dataset("photos", "two sample photos from scikit-learn (427x640 colour, no "
+                   "classes)", np.stack(photos), np.zeros(2, np.int64), empty,
+                   np.zeros(0, np.int64), [])
 
 
 # ---------------------------------------------------------------- a person's folder

@@ -20,6 +20,7 @@ class Started:
     total_steps: int  # optimiser steps the whole run will take (for progress and ETA)
     description: str  # what is being trained on what, in words
     first_step: int = 0  # non-zero when resuming
+    metric: str = "loss"  # the BatchMetrics key plotted per batch ("" plots nothing)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ FAMILIES = {
     "autoencoder": "nets.autoencoder",
     "vae": "nets.vae",
     "cnn": "nets.cnn",
+    "kmeans": "nets.kmeans",
+    "sparse_coding": "nets.sparse_coding",
 }
 
 

@@ -88,6 +88,7 @@ class ExperimentPanel(QWidget):
         self.eta = EtaClock()
         self._state = "idle"
         self._epochs = 0
+        self._metric = "loss"  # what the per-batch plot shows (Started says)
         self._eta_shown = 0.0
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -119,7 +120,8 @@ class ExperimentPanel(QWidget):
         self.dataset_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.dataset_combo.setMinimumContentsLength(18)
-        for choice in datasets.CHOICES:
+        for choice in datasets.choices_for(getattr(self.module, "DATASETS",
+                                                   datasets.DEFAULT_KEYS)):
             self.dataset_combo.addItem(choice.label, choice.key)
             self.dataset_combo.setItemData(self.dataset_combo.count() - 1, choice.help,
                                            Qt.ItemDataRole.ToolTipRole)
@@ -391,8 +393,8 @@ class ExperimentPanel(QWidget):
         for event in batch:
             if isinstance(event, BatchMetrics):
                 self.eta.step = event.step
-                if "loss" in event.metrics:
-                    self.loss_plot.add(event.step, event.metrics["loss"])
+                if self._metric in event.metrics:
+                    self.loss_plot.add(event.step, event.metrics[self._metric])
             elif isinstance(event, EpochMetrics):
                 self._epochs = event.epochs
                 self.epoch_plots.set_epoch(event.epoch, event.metrics)
@@ -401,9 +403,15 @@ class ExperimentPanel(QWidget):
                 parts = ", ".join(f"{k} {v:.4g}" for k, v in event.metrics.items())
                 took = f" ({event.seconds:.1f} s)" if event.seconds else ""
                 self.log_message(f"Epoch {event.epoch + 1}/{event.epochs}{took}: {parts}")
-            elif isinstance(event, Started):
+            elif isinstance(event, Started):  # a run, or the next phase of a run
                 self.eta.reset(event.total_steps, event.first_step)
-                self.loss_plot.set_extent(event.first_step, event.total_steps)
+                self._epochs = 0
+                self._eta_shown = 0.0  # rewrite the bar's text at once
+                self._metric = event.metric
+                if event.metric:  # a phase without a metric leaves the last curve in view
+                    self.loss_plot.clear_data(marks=False)  # a staged run's marks stay
+                    self.loss_plot.setTitle(f"{event.metric} per batch")
+                    self.loss_plot.set_extent(event.first_step, event.total_steps)
                 self.now_label.setText(event.description)
             elif isinstance(event, Log):
                 self.log_message(event.text)

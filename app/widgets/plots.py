@@ -61,13 +61,14 @@ class BatchLossPlot(pg.PlotWidget):
         self._ema = 0.0
         self._count = 0
 
-    def clear_data(self) -> None:
+    def clear_data(self, marks: bool = True) -> None:
         for a in (self.steps, self.values, self.smoothed):
             a.clear()
         self._ema, self._count = 0.0, 0
-        for line in self.marks:
-            self.removeItem(line)
-        self.marks = []
+        if marks:
+            for line in self.marks:
+                self.removeItem(line)
+            self.marks = []
         self.enableAutoRange(x=True)
         self.refresh()
 
@@ -141,3 +142,48 @@ class EpochPlots(QWidget):
                 pen=pg.mkPen(COLOURS[kind], width=2), symbol="o", symbolSize=5,
                 symbolBrush=COLOURS[kind], name="validation" if kind == "val" else "train")
         return self.curves[key]
+
+
+class ConfusionMatrix(pg.PlotWidget):
+    """Held-out results as a table of counts: rows are the true class, columns the guess.
+
+    Colour is the share of the row, so a dark off-diagonal cell is a common confusion.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setTitle("Confusion matrix (held out)")
+        self.setLabel("left", "true class")
+        self.setLabel("bottom", "guessed class")
+        self.invertY(True)
+        self.setAspectLocked(True)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(pg.colormap.get("viridis").getLookupTable(nPts=256))
+        self.addItem(self.image)
+        self.labels: list[pg.TextItem] = []
+        self.matrix: np.ndarray | None = None
+        self.setToolTip("Each cell counts held-out images of the row's class that the model "
+                        "called the column's class. The diagonal is right; the brightest "
+                        "cells off it are the model's favourite mistakes.")
+
+    def set_matrix(self, matrix: np.ndarray, names: list[str]) -> None:
+        self.matrix = m = np.asarray(matrix)
+        share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+        self.image.setImage(share, levels=(0.0, 1.0), autoLevels=False)
+        self.image.setRect(-0.5, -0.5, m.shape[1], m.shape[0])
+        for item in self.labels:
+            self.removeItem(item)
+        self.labels = []
+        if len(m) <= 20:  # numbers stay readable
+            for (r, c), v in np.ndenumerate(m):
+                item = pg.TextItem(str(v), anchor=(0.5, 0.5),
+                                   color=(0, 0, 0) if share[r, c] > 0.6 else (230, 230, 230))
+                item.setPos(c, r)
+                self.addItem(item)
+                self.labels.append(item)
+        ticks = [list(enumerate(names))]
+        self.getAxis("bottom").setTicks(ticks)
+        self.getAxis("left").setTicks(ticks)
+        self.autoRange(padding=0.02)

@@ -1,0 +1,674 @@
+"""K-means dictionary learning and single-layer image features (Coates, Lee & Ng 2011).
+
+Cut W x W patches from the training images, normalise and (optionally) ZCA-whiten them,
+cluster them with mini-batch K-means into K centroids: the dictionary. An image is then
+described by its patches (stride S): each patch becomes a K-vector, hard (1 for the
+nearest centroid) or triangle (f_k = max(0, mean(z) - z_k), z_k the distance to centroid
+k), summed over the four quadrants of the image into 4K features, and a linear classifier
+is trained on those. The clustering runs in TensorFlow, so on the GPU when there is one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from nets import patches as P
+from nets import storage
+from nets.config import param
+from nets.data import DataError
+from nets.progress import (Artifact, BatchMetrics, Done, EpochMetrics, ImageEvent, Log,
+                           Started, StopRequested)
+
+TITLE = "K-means features"
+SUMMARY = ("Cluster image patches into a dictionary, describe images by it, and classify "
+           "them with a linear model.")
+DATASETS = ("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "cifar10", "photos")
+CAN_RESUME = False  # a run takes about a minute; a finished one can be saved
+ENCODINGS = ("triangle", "hard")
+INITS = ("k-means++", "random patches")
+MAX_FEATURE_BYTES = 64 * 2 ** 20  # per chunk of images while computing features
+
+
+@dataclass
+class Config:
+    mode: str = param("single run", "Mode", "single run: one dictionary and one classifier. "
+                      "study: the grid of K values x hard/triangle x whitening on/off, as in "
+                      "the paper's figures.", choices=("single run", "study"))
+    patch_size: int = param(6, "Patch size W", "Width of the square patches, in pixels "
+                            "(Coates et al. found 6 to 8 best on CIFAR-10).", minimum=2,
+                            maximum=32)
+    patches: int = param(100_000, "Patches", "Random patches taken from the training images "
+                         "to learn the dictionary.", minimum=100, maximum=2_000_000)
+    whiten: bool = param(True, "ZCA whitening", "Decorrelate the pixels of the patches "
+                         "first. Without it, K-means mostly learns blurry blobs.")
+    whiten_epsilon: float = param(0.1, "Whitening epsilon", "Added to each variance before "
+                                  "whitening: larger keeps noise from being amplified.",
+                                  minimum=1e-5, maximum=10.0, decimals=5,
+                                  when=("whiten", (True,)))
+    clusters: int = param(400, "Clusters K", "Number of centroids: the size of the "
+                          "dictionary. Each image gets 4K features.", minimum=2,
+                          maximum=8000)
+    init: str = param("k-means++", "Initialisation", "k-means++ spreads the first centroids "
+                      "out (far points are likelier picks); random patches picks them "
+                      "anywhere.", choices=INITS)
+    kmeans_batch: int = param(4096, "K-means batch", "Patches per mini-batch update. At "
+                              "least the number of patches: exact full-batch (Lloyd) "
+                              "iterations.", minimum=16, maximum=2_000_000)
+    kmeans_epochs: int = param(10, "K-means passes", "Passes over the patches.",
+                               minimum=1, maximum=500)
+    stride: int = param(1, "Stride S", "Step between patches when describing an image.",
+                        minimum=1, maximum=16)
+    encoding: str = param("triangle", "Encoding", "triangle: how much closer than average a "
+                          "patch is to each centroid (soft). hard: 1 for the nearest "
+                          "centroid, 0 elsewhere.", choices=ENCODINGS,
+                          when=("mode", ("single run",)))
+    classifier_epochs: int = param(30, "Classifier epochs", "Passes of the linear "
+                                   "classifier over the training features.", minimum=1,
+                                   maximum=500)
+    l2: float = param(1e-3, "L2 penalty", "Weight decay of the linear classifier: against "
+                      "overfitting the 4K features.", minimum=0.0, maximum=1.0,
+                      decimals=6)
+    study_clusters: str = param("50,100,200,400,800", "Study: K values", "Study mode: the "
+                                "numbers of clusters to compare, separated by commas.",
+                                when=("mode", ("study",)))
+
+
+def study_values(text: str) -> list[int]:
+    try:
+        values = sorted({int(v) for v in text.replace(";", ",").split(",") if v.strip()})
+    except ValueError:
+        raise DataError(f"Study K values must be whole numbers separated by commas (got "
+                        f"{text!r}).") from None
+    if not values or min(values) < 2 or max(values) > 8000:
+        raise DataError("Study K values must be between 2 and 8000.")
+    return values
+
+
+# ---------------------------------------------------------------- K-means in TensorFlow
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def squared_distances(x, centers):
+    """||x_i - c_k||^2 for every row and centroid, as one matrix product."""
+    tf = _tf()
+    x_sq = tf.reduce_sum(x * x, axis=1, keepdims=True)
+    c_sq = tf.reduce_sum(centers * centers, axis=1)
+    return tf.maximum(x_sq - 2.0 * tf.matmul(x, centers, transpose_b=True) + c_sq, 0.0)
+
+
+class KMeansOps:
+    """The compiled pieces of K-means; built once per process (tracing costs ~0.5 s)."""
+
+    _instance = None
+
+    @classmethod
+    def get(cls) -> "KMeansOps":
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def __init__(self):
+        tf = _tf()
+        fn = tf.function(reduce_retracing=True)
+
+        @fn
+        def assign(x, centers):
+            d2 = squared_distances(x, centers)
+            return tf.argmin(d2, axis=1, output_type=tf.int32), tf.reduce_min(d2, axis=1)
+
+        @fn
+        def accumulate(x, centers):
+            """Per-centroid sums and counts of the rows assigned to it, and the inertia."""
+            labels, d2 = assign(x, centers)
+            k = tf.shape(centers)[0]
+            sums = tf.math.unsorted_segment_sum(x, labels, k)
+            counts = tf.math.unsorted_segment_sum(tf.ones_like(d2), labels, k)
+            return sums, counts, tf.reduce_sum(d2), d2
+
+        @fn
+        def minibatch_step(x, centers, counts):
+            """Each centroid moves to the mean of every patch it has been given so far
+            (Sculley 2010; scikit-learn's MiniBatchKMeans does the same)."""
+            sums, n, inertia, d2 = accumulate(x, centers)
+            total = counts + n
+            moved = (centers * counts[:, None] + sums) / tf.maximum(total, 1.0)[:, None]
+            return tf.where(n[:, None] > 0, moved, centers), total, inertia, n, d2
+
+        @fn
+        def kmeans_plus_plus(x, k, seed):
+            """Greedy k-means++ (Arthur & Vassilvitskii 2007, as in scikit-learn): draw a
+            few candidates with probability proportional to their squared distance to the
+            nearest centroid so far, keep the one that lowers the inertia most."""
+            m = tf.shape(x)[0]
+            trials = 2 + tf.cast(tf.math.log(tf.cast(k, tf.float32)), tf.int32)
+            first = tf.random.stateless_uniform([], seed, 0, m, dtype=tf.int32)
+            chosen = tf.TensorArray(tf.int32, size=k).write(0, first)
+            d2 = tf.reduce_sum(tf.square(x - x[first]), axis=1)
+            for i in tf.range(1, k):
+                logits = tf.math.log(tf.maximum(d2, 1e-30))[None]
+                candidates = tf.random.stateless_categorical(
+                    logits, trials, seed + tf.stack([i, 0]), dtype=tf.int32)[0]
+                options = tf.minimum(d2[:, None], tf.transpose(
+                    squared_distances(tf.gather(x, candidates), x)))  # (m, trials)
+                best = tf.argmin(tf.reduce_sum(options, axis=0), output_type=tf.int32)
+                chosen = chosen.write(i, candidates[best])
+                d2 = options[:, best]
+            return chosen.stack()
+
+        self.assign, self.accumulate = assign, accumulate
+        self.minibatch_step, self.kmeans_plus_plus = minibatch_step, kmeans_plus_plus
+
+
+def initial_centers(x: np.ndarray, k: int, method: str, rng: np.random.Generator,
+                    sample: int | None = None) -> np.ndarray:
+    """K starting centroids: k-means++ on a sample of the rows, or K distinct random rows."""
+    tf = _tf()
+    n = len(x)
+    if k > n:
+        raise DataError(f"K = {k} clusters is more than the {n} patches to cluster. Use "
+                        f"more patches or fewer clusters.")
+    if method == "random patches":
+        return np.array(x[rng.choice(n, k, replace=False)], np.float32)
+    if method != "k-means++":
+        raise ValueError(f"Unknown initialisation {method!r}. Known: {', '.join(INITS)}.")
+    sample = min(n, sample or max(10 * k, 20_000))
+    rows = rng.choice(n, sample, replace=False) if sample < n else np.arange(n)
+    xs = tf.constant(x[rows])
+    seed = tf.constant(rng.integers(0, 2**31 - 1, 2), tf.int32)
+    return np.array(tf.gather(xs, KMeansOps.get().kmeans_plus_plus(xs, tf.constant(k), seed)))
+
+
+def inertia(x: np.ndarray, centers: np.ndarray, chunk: int = 65536) -> float:
+    """Sum over rows of the squared distance to the nearest centroid."""
+    ops = KMeansOps.get()
+    c = _tf().constant(centers, _tf().float32)
+    return float(sum(float(np.sum(ops.assign(x[i:i + chunk], c)[1]))
+                     for i in range(0, len(x), chunk)))
+
+
+@dataclass
+class KMeansResult:
+    centers: np.ndarray  # (K, d)
+    counts: np.ndarray  # patches assigned to each centroid in the last pass
+    inertia_history: list[float]  # mean squared distance per patch, each pass
+    reseeded: int = 0  # empty clusters re-seeded over the run
+    stopped: bool = False  # Stop was pressed: these are the centroids reached so far
+
+
+def fit_kmeans(x: np.ndarray, k: int, *, init: str = "k-means++", batch_size: int = 4096,
+               epochs: int = 10, rng: np.random.Generator | None = None,
+               on_batch=None, on_epoch=None, checkpoint=None,
+               centers: np.ndarray | None = None) -> KMeansResult:
+    """Mini-batch K-means (or Lloyd's full-batch iterations when batch_size >= len(x)).
+
+    A centroid that got no patch during a pass is re-seeded with a patch drawn in
+    proportion to its squared distance from its centroid (the worst-explained patches), so
+    no cluster stays dead. Callbacks: on_batch(step, mean inertia per patch of the batch),
+    on_epoch(epoch, mean inertia per patch, centers, counts), checkpoint() to honour
+    stop and pause.
+    """
+    tf = _tf()
+    rng = rng or np.random.default_rng(0)
+    x = np.ascontiguousarray(x, np.float32)
+    n = len(x)
+    if centers is None:
+        centers = initial_centers(x, k, init, rng)
+    ops = KMeansOps.get()
+    c = tf.constant(centers, tf.float32)
+    full = batch_size >= n
+    xt = tf.constant(x)
+    history, reseeded, step = [], 0, 0
+    counts = np.zeros(k, np.float32)
+    seen = counts
+    try:
+        for epoch in range(epochs):
+            seen = np.zeros(k, np.float32)
+            total, last_d2, last_rows = 0.0, None, None
+            if full:
+                sums, got = np.zeros_like(centers), np.zeros(k, np.float32)
+                chunk = max(1, int(MAX_FEATURE_BYTES // (4 * max(k, 1))))
+                d2_all = np.empty(n, np.float32)
+                for i in range(0, n, chunk):
+                    s, cnt, inert, d2 = ops.accumulate(xt[i:i + chunk], c)
+                    sums += np.asarray(s)
+                    got += np.asarray(cnt)
+                    total += float(inert)
+                    d2_all[i:i + chunk] = np.asarray(d2)
+                    if checkpoint:
+                        checkpoint()
+                # inertia measured with the centroids before this update: never increases
+                c = tf.constant(np.where(got[:, None] > 0, sums / np.maximum(got, 1)[:, None],
+                                         np.asarray(c)), tf.float32)
+                counts, seen = got.copy(), got
+                last_d2, last_rows = d2_all, np.arange(n)
+                step += 1
+                if on_batch:
+                    on_batch(step, total / n)
+            else:
+                order = rng.permutation(n)
+                for i in range(0, n, batch_size):
+                    rows = np.sort(order[i:i + batch_size])
+                    c, counts_t, inert, got, d2 = ops.minibatch_step(
+                        tf.gather(xt, rows), c, tf.constant(counts))
+                    counts = np.array(counts_t)
+                    seen += np.asarray(got)
+                    total += float(inert)
+                    last_d2, last_rows = np.asarray(d2), rows
+                    step += 1
+                    if on_batch:
+                        on_batch(step, float(inert) / len(rows))
+                    if checkpoint:
+                        checkpoint()
+            empty = np.flatnonzero(seen == 0)
+            centers = np.array(c)
+            if len(empty) and last_d2 is not None:
+                weights = last_d2.astype(np.float64)
+                if weights.sum() <= 0:
+                    weights = np.ones_like(weights)
+                picks = rng.choice(last_rows, len(empty),
+                                   replace=len(empty) > np.count_nonzero(weights),
+                                   p=weights / weights.sum())
+                centers[empty] = x[picks]
+                live = counts[counts > 0]
+                counts[empty] = live.min() if len(live) else 1.0
+                reseeded += len(empty)
+                c = tf.constant(centers)
+            history.append(total / n)
+            if on_epoch:
+                on_epoch(epoch, total / n, centers, seen)
+    except StopRequested:
+        return KMeansResult(np.array(c), seen, history, reseeded, stopped=True)
+    return KMeansResult(np.array(c), seen, history, reseeded)
+
+
+# ---------------------------------------------------------------- patch features
+def triangle_encode(d2):
+    """f_k = max(0, mean_j(z_j) - z_k) with z_k the distance to centroid k (per row)."""
+    tf = _tf()
+    z = tf.sqrt(d2)
+    return tf.nn.relu(tf.reduce_mean(z, axis=1, keepdims=True) - z)
+
+
+def hard_encode(d2):
+    """1 for the nearest centroid, 0 for the others."""
+    tf = _tf()
+    return tf.one_hot(tf.argmin(d2, axis=1), tf.shape(d2)[1], dtype=tf.float32)
+
+
+def pooled_features(images, centers, mean, whiten, *, size: int, stride: int,
+                    encoding: str, epsilon: float = P.CONTRAST_EPSILON):
+    """(b, h, w, c) images -> (b, 4K): patch codes summed over the four image quadrants."""
+    tf = _tf()
+    p = tf.image.extract_patches(images, [1, size, size, 1], [1, stride, stride, 1],
+                                 [1, 1, 1, 1], "VALID")
+    b, rows, cols, d = tf.unstack(tf.shape(p))
+    p = p - tf.reduce_mean(p, axis=-1, keepdims=True)
+    p = p / tf.sqrt(tf.reduce_mean(tf.square(p), axis=-1, keepdims=True) + epsilon)
+    flat = tf.matmul(tf.reshape(p, [-1, d]) - mean, whiten)
+    d2 = squared_distances(flat, centers)
+    f = triangle_encode(d2) if encoding == "triangle" else hard_encode(d2)
+    f = tf.reshape(f, [b, rows, cols, -1])
+    hr, hc = (rows + 1) // 2, (cols + 1) // 2
+    quads = [f[:, :hr, :hc], f[:, :hr, hc:], f[:, hr:, :hc], f[:, hr:, hc:]]
+    return tf.concat([tf.reduce_sum(q, axis=(1, 2)) for q in quads], axis=1)
+
+
+# ---------------------------------------------------------------- the model
+def build_model(config: Config, input_shape, num_classes: int, encoding: str | None = None):
+    """The whole pipeline as one Keras model: patches -> normalise -> whiten -> encode ->
+    pool -> standardise -> softmax. The dictionary and whitening are non-trainable weights,
+    so the standard .keras file holds them next to the classifier's."""
+    import keras
+    import tensorflow as tf
+
+    h, w, channels = (int(v) for v in input_shape)
+    rows, cols = P.check_patch_size((h, w), config.patch_size, config.stride)
+    d = config.patch_size ** 2 * channels
+    k = config.clusters
+    encoding = encoding or config.encoding
+
+    class KMeansFeatures(keras.Model):
+        def __init__(self):
+            super().__init__(name="kmeans_features")
+            fixed = dict(trainable=False, initializer="zeros")
+            self.patch_mean = self.add_weight(shape=(d,), name="patch_mean", **fixed)
+            self.whiten = self.add_weight(shape=(d, d), name="whiten", **fixed)
+            self.unwhiten = self.add_weight(shape=(d, d), name="unwhiten", **fixed)
+            self.centers = self.add_weight(shape=(k, d), name="centers", **fixed)
+            self.feature_mean = self.add_weight(shape=(4 * k,), name="feature_mean", **fixed)
+            self.feature_scale = self.add_weight(shape=(4 * k,), name="feature_scale",
+                                                 trainable=False, initializer="ones")
+            self.classifier = None
+            if num_classes:
+                self.classifier = keras.layers.Dense(
+                    num_classes, activation="softmax", name="classifier",
+                    kernel_regularizer=keras.regularizers.L2(config.l2))
+                self.classifier.build((None, 4 * k))
+            self._features = tf.function(self._raw_features, reduce_retracing=True)
+            self.built = True  # every weight exists now; loading may begin
+
+        def _raw_features(self, images):
+            return pooled_features(tf.convert_to_tensor(images, tf.float32), self.centers,
+                                   self.patch_mean, self.whiten, size=config.patch_size,
+                                   stride=config.stride, encoding=encoding)
+
+        def features(self, images, standardise: bool = True):
+            f = self._features(images)
+            return (f - self.feature_mean) / self.feature_scale if standardise else f
+
+        def call(self, images, training=False):
+            f = self.features(images)
+            return self.classifier(f) if self.classifier is not None else f
+
+        def set_dictionary(self, whitening: P.Whitening, centers: np.ndarray) -> None:
+            self.patch_mean.assign(whitening.mean)
+            self.whiten.assign(whitening.matrix)
+            self.unwhiten.assign(whitening.inverse)
+            self.centers.assign(centers)
+
+        def whitening(self) -> P.Whitening:
+            return P.Whitening(np.asarray(self.patch_mean), np.asarray(self.whiten),
+                               np.asarray(self.unwhiten))
+
+    model = KMeansFeatures()
+    model.layout = (rows, cols)
+    model.patch_size = config.patch_size
+    return model
+
+
+def load(path):
+    """A saved K-means model, rebuilt in code from its stored config; only weights are read."""
+    from nets.runner import TrainedModel, read_saved
+
+    meta, config, shape = read_saved(path, "kmeans", Config, "a K-means model")
+    classes = meta.get("classes")
+    if not isinstance(classes, list):
+        raise storage.StorageError("The model description in the file has no classes.")
+    try:
+        model = build_model(config, shape, len(classes))
+    except DataError as exc:
+        raise storage.StorageError(f"The model description in the file is damaged "
+                                   f"({exc})") from exc
+    storage.load_weights(model, path)
+    return TrainedModel(model, "kmeans", meta, list(meta.get("history", [])))
+
+
+def feature_chunk(model) -> int:
+    """Images per chunk while computing features: the patch codes of a chunk (and the
+    temporaries next to them) stay within MAX_FEATURE_BYTES."""
+    rows, cols = model.layout
+    per_image = rows * cols * int(model.centers.shape[0]) * 4 * 3
+    return max(1, min(512, MAX_FEATURE_BYTES // max(per_image, 1)))
+
+
+def all_features(model, images: np.ndarray, on_chunk=None) -> np.ndarray:
+    """Raw (unstandardised) features of many images, chunk by chunk."""
+    chunk = feature_chunk(model)
+    out = []
+    for i in range(0, len(images), chunk):
+        out.append(np.asarray(model.features(images[i:i + chunk], standardise=False)))
+        if on_chunk:
+            on_chunk()
+    return np.concatenate(out) if out else np.zeros((0, 4 * model.centers.shape[0]),
+                                                    np.float32)
+
+
+def dictionary_images(model, whitened: bool = False, order=None) -> np.ndarray:
+    """The centroids as small images: un-whitened (what the patches look like) or as the
+    algorithm sees them (whitened: edges stand out)."""
+    centers = np.asarray(model.centers)
+    if order is not None:
+        centers = centers[order]
+    if not whitened:
+        centers = model.whitening().undo(centers)
+    channels = centers.shape[1] // model.patch_size ** 2
+    return P.as_images(centers, model.patch_size, channels)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
+    m = np.zeros((classes, classes), np.int64)
+    np.add.at(m, (y_true, y_pred), 1)
+    return m
+
+
+# ---------------------------------------------------------------- a run
+def learn_dictionary(config: Config, x_train: np.ndarray, x_val: np.ndarray, model,
+                     rng: np.random.Generator, reporter, *, live: bool = True
+                     ) -> KMeansResult:
+    """Sample, normalise and whiten patches, run K-means, store it all in `model`."""
+    size = config.patch_size
+    patches = P.normalise(P.sample_patches(x_train, size, config.patches, rng))
+    whitening = (P.Whitening.fit(patches, config.whiten_epsilon) if config.whiten
+                 else P.Whitening.identity(patches.shape[1]))
+    patches = whitening.apply(patches)
+    val = None
+    if len(x_val):
+        val = whitening.apply(P.normalise(P.sample_patches(
+            x_val, size, min(20_000, max(config.patches // 5, 100)), rng)))
+    if config.clusters > len(patches):
+        raise DataError(f"K = {config.clusters} clusters is more than the {len(patches)} "
+                        "patches to cluster. Use more patches or fewer clusters.")
+    steps = config.kmeans_epochs * (1 if config.kmeans_batch >= len(patches) else
+                                    int(np.ceil(len(patches) / config.kmeans_batch)))
+    if live:
+        reporter.emit(Started(steps, f"Step 1 of 3: clustering {len(patches):,} "
+                              f"{size}x{size} patches into K = {config.clusters} centroids.",
+                              metric="inertia"))
+    last_image = [0.0]
+
+    def show(centers, counts=None, force=False):
+        now = time.monotonic()
+        if not live or (not force and now - last_image[0] < 0.5):
+            return
+        last_image[0] = now
+        model.set_dictionary(whitening, centers)
+        order = np.argsort(-counts, kind="stable") if counts is not None else None
+        note = ("Centroids, most used first, un-whitened to look like image patches."
+                if config.whiten else "Centroids, most used first.")
+        reporter.emit(ImageEvent("centroids", dictionary_images(model, False, order),
+                                 note=note))
+        if config.whiten:
+            reporter.emit(ImageEvent("centroids_whitened", dictionary_images(
+                model, True, order), note="Centroids as K-means sees them, in the "
+                "whitened space: edges and bars stand out."))
+
+    def on_batch(step, value):
+        if live:
+            reporter.emit(BatchMetrics(step, 0, {"inertia": value}))
+
+    def on_epoch(epoch, value, centers, counts):
+        metrics = {"inertia": value}
+        if val is not None:
+            metrics["val_inertia"] = inertia(val, centers) / len(val)
+        if live:
+            reporter.emit(EpochMetrics(epoch, config.kmeans_epochs, metrics))
+        show(centers, counts, force=True)
+
+    result = fit_kmeans(patches, config.clusters, init=config.init,
+                        batch_size=config.kmeans_batch, epochs=config.kmeans_epochs, rng=rng,
+                        on_batch=on_batch, on_epoch=on_epoch,
+                        checkpoint=reporter.controls.checkpoint)
+    model.set_dictionary(whitening, result.centers)
+    if result.reseeded:
+        reporter.emit(Log(f"Re-seeded {result.reseeded} empty clusters with badly explained "
+                          "patches."))
+    return result
+
+
+def train_classifier(model, config: Config, ds, reporter, *, live: bool = True):
+    """Features of every image, standardised, then the softmax trained on them.
+
+    Returns (Done of the fit, held-out accuracy or None, confusion matrix or None).
+    """
+    import keras
+
+    from nets.runner import fit_keras, make_optimizer
+
+    chunk = feature_chunk(model)
+    steps = int(np.ceil(len(ds.x_train) / chunk)) + int(np.ceil(len(ds.x_val) / chunk))
+    done_chunks = [0]
+
+    def on_chunk():
+        done_chunks[0] += 1
+        if live:
+            reporter.emit(BatchMetrics(done_chunks[0], 0, {}))
+        reporter.controls.checkpoint()
+
+    if live:
+        reporter.emit(Started(steps, f"Step 2 of 3: describing {len(ds.x_train):,} + "
+                              f"{len(ds.x_val):,} images by their patches (4 x "
+                              f"{config.clusters} features each).", metric=""))
+    f_train = all_features(model, ds.x_train, on_chunk)
+    f_val = all_features(model, ds.x_val, on_chunk)
+    # Standardise with the training features' statistics; +0.01 as in Coates et al.
+    mean, scale = f_train.mean(0), np.sqrt(f_train.var(0) + 0.01)
+    model.feature_mean.assign(mean)
+    model.feature_scale.assign(scale)
+    f_train, f_val = (f_train - mean) / scale, (f_val - mean) / scale
+    clf = keras.Sequential([keras.Input((f_train.shape[1],)), model.classifier],
+                           name="linear_classifier")
+    clf.compile(optimizer=make_optimizer("adam", 1e-3),
+                loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    validation = (f_val, ds.y_val) if len(ds.y_val) else None
+    if live:
+        done = fit_keras(clf, family_key="kmeans", meta={}, x=f_train, y=ds.y_train,
+                         validation=validation, epochs=config.classifier_epochs,
+                         batch_size=128, reporter=reporter, autosave=False,
+                         description="Step 3 of 3: training the linear classifier on the "
+                                     "features.")
+    else:
+        clf.fit(f_train, ds.y_train, epochs=config.classifier_epochs, batch_size=128,
+                verbose=0, callbacks=[_obey(reporter)])
+        done = Done("finished")
+    if not len(ds.y_val):
+        return done, None, None
+    guess = np.concatenate([np.asarray(clf(f_val[i:i + 1024], training=False)).argmax(1)
+                            for i in range(0, len(f_val), 1024)])
+    return (done, float((guess == ds.y_val).mean()),
+            confusion_matrix(ds.y_val, guess, ds.num_classes))
+
+
+def _obey(reporter):
+    """A Keras callback that honours Stop and Pause after every batch."""
+    import keras
+
+    class Obey(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            reporter.controls.checkpoint()
+
+    return Obey()
+
+
+def train(request, reporter):
+    from nets.runner import TrainedModel, config_meta, prepare
+
+    prep = prepare(request, reporter, Config, can_resume=False)
+    config, ds = prep.config, prep.dataset
+    if config.mode == "study":
+        return run_study(config, ds, request.seed, reporter)
+    rng = np.random.default_rng(request.seed)
+    model = build_model(config, ds.input_shape, ds.num_classes)
+    meta = config_meta(request, classes=ds.class_names, input_shape=list(ds.input_shape),
+                       dataset_description=ds.description, classifier_trained=False)
+    t0 = time.monotonic()
+    result = learn_dictionary(config, ds.x_train, ds.x_val, model, rng, reporter)
+    trained = TrainedModel(model, "kmeans", meta,
+                           [{"inertia": v} for v in result.inertia_history])
+    reporter.emit(Artifact("model", model))
+    if result.stopped:
+        return Done("stopped", f"Stopped by you while clustering, after "
+                    f"{len(result.inertia_history)} passes: the centroids so far are kept; "
+                    "there is no classifier.", result=trained)
+    if not ds.num_classes:
+        return Done("finished", f"Learnt {config.clusters} centroids in "
+                    f"{time.monotonic() - t0:.1f} s. The {ds.description} have no classes, "
+                    "so there is nothing to classify.", result=trained)
+    try:
+        done, accuracy, confusion = train_classifier(model, config, ds, reporter)
+    except StopRequested:
+        return Done("stopped", "Stopped by you while describing the images: the centroids "
+                    "are kept; there is no classifier.", result=trained)
+    meta["classifier_trained"] = True
+    if done.status == "failed":
+        return dataclasses.replace(done, result=trained)
+    words = ""
+    if accuracy is not None:
+        meta["accuracy"] = accuracy
+        reporter.emit(Artifact("confusion", (confusion, list(ds.class_names), accuracy)))
+        words = f" Held-out accuracy {accuracy:.1%} ({len(ds.y_val):,} images)."
+    lead = "Stopped by you during the classifier's training" \
+        if done.status == "stopped" else "Done"
+    return Done(done.status, f"{lead} after {time.monotonic() - t0:.1f} s: K = "
+                f"{config.clusters}, {config.encoding} encoding, {4 * config.clusters:,} "
+                f"features per image.{words}", result=trained)
+
+
+# ---------------------------------------------------------------- the study
+def run_study(config: Config, ds, seed: int, reporter) -> Done:
+    """The paper's comparison on this dataset: every K x {hard, triangle} x whitening
+    {off, on}, each dictionary learnt from the same patches and scored on held-out data."""
+    if not ds.num_classes or not len(ds.y_val):
+        raise DataError("The study compares held-out accuracy, so it needs a dataset with "
+                        "classes and held-out images (the sample photos have none).")
+    ks = study_values(config.study_clusters)
+    cells = len(ks) * 2 * len(ENCODINGS)
+    reporter.emit(Started(cells, f"Study: {cells} runs (K in {ks}, hard and triangle, "
+                          "with and without whitening), each scored on held-out images.",
+                          metric=""))
+    rows: list[dict] = []
+    reporter.emit(Artifact("study", []))  # an empty table to fill
+    try:
+        for whiten in (False, True):
+            for k in ks:
+                cfg = dataclasses.replace(config, whiten=whiten, clusters=k)
+                t0 = time.monotonic()
+                # the same seed for every cell: every dictionary sees the same patches
+                rng = np.random.default_rng(seed)
+                models = {e: build_model(cfg, ds.input_shape, ds.num_classes, e)
+                          for e in ENCODINGS}
+                first = models[ENCODINGS[0]]
+                learn_dictionary(cfg, ds.x_train, ds.x_val, first, rng, reporter,
+                                 live=False)
+                dictionary_seconds = time.monotonic() - t0
+                for encoding, model in models.items():
+                    t1 = time.monotonic()
+                    model.set_dictionary(first.whitening(), np.asarray(first.centers))
+                    _, accuracy, _ = train_classifier(model, cfg, ds, reporter, live=False)
+                    row = {"K": k, "whiten": whiten, "encoding": encoding,
+                           "accuracy": accuracy,
+                           "seconds": dictionary_seconds + time.monotonic() - t1}
+                    rows.append(row)
+                    reporter.emit(Artifact("study_row", row))
+                    reporter.emit(BatchMetrics(len(rows), 0, {}))
+                    reporter.emit(Log(f"K = {k}, {encoding}, whitening "
+                                      f"{'on' if whiten else 'off'}: held-out accuracy "
+                                      f"{accuracy:.1%}"))
+    except StopRequested:
+        reporter.emit(Artifact("study", rows))
+        return Done("stopped", f"Stopped by you after {len(rows)} of {cells} runs.")
+    reporter.emit(Artifact("study", rows))
+    reporter.emit(Log("Held-out accuracy (rows: K; columns: encoding, whitening):\n"
+                      + study_table(rows)))
+    best = max(rows, key=lambda r: r["accuracy"])
+    return Done("finished", f"Study done: best {best['accuracy']:.1%} with K = {best['K']}, "
+                f"{best['encoding']} encoding, whitening {'on' if best['whiten'] else 'off'}.")
+
+
+def study_table(rows: list[dict]) -> str:
+    """The study's accuracies as a text table, one row per K."""
+    columns = [(e, w) for w in (False, True) for e in ENCODINGS]
+    head = "K      " + "".join(f"{e + (' +ZCA' if w else ''):>16s}" for e, w in columns)
+    lines = [head]
+    for k in sorted({r["K"] for r in rows}):
+        cells = []
+        for e, w in columns:
+            hit = [r for r in rows if r["K"] == k and r["encoding"] == e and r["whiten"] == w]
+            cells.append(f"{hit[0]['accuracy']:>15.1%} " if hit else f"{'':>16s}")
+        lines.append(f"{k:<7d}" + "".join(cells))
+    return "\n".join(lines)

@@ -1,0 +1,454 @@
+"""Sparse coding: an image patch as a sparse sum of learnt basis patches, x ~ sum_i a_i phi_i.
+
+The dictionary of k unit-norm atoms phi_i and the codes a are found by minimising
+||x - sum_i a_i phi_i||^2 + lambda * sum_i |a_i| (Olshausen & Field 1996), alternating
+two steps on mini-batches: the codes by FISTA (Beck & Teboulle 2009: gradient steps plus
+soft thresholding, with momentum) and the atoms by block-coordinate descent on the
+running statistics of codes and patches (Mairal, Bach, Ponce & Sapiro 2009, the method
+scikit-learn's MiniBatchDictionaryLearning uses). Both steps run in TensorFlow.
+Unlike an autoencoder, coding a new image is itself an optimisation: the tab times both.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from nets import patches as P
+from nets import storage
+from nets.config import param
+from nets.data import DataError
+from nets.progress import (Artifact, BatchMetrics, Done, EpochMetrics, ImageEvent, Log,
+                           Started, StopRequested)
+
+TITLE = "Sparse coding"
+SUMMARY = "Learn basis patches so that each input is a sparse sum of a few of them."
+DATASETS = ("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "photos")
+CAN_RESUME = False  # a run takes about a minute; a finished one can be saved
+PREPROCESSING = ("normalise", "centre", "none")
+ACTIVE = 1e-6  # a coefficient counts as non-zero above this
+
+
+@dataclass
+class Config:
+    patch_size: int = param(28, "Patch size W", "Width of the square patches. The image "
+                            "size (28 for digits) codes whole images; 8 to 12 suits "
+                            "photos.", minimum=2, maximum=64)
+    atoms: int = param(256, "Atoms k", "Basis patches in the dictionary. More than the "
+                       "pixels in a patch makes it overcomplete.", minimum=2, maximum=2048)
+    sparsity: float = param(0.1, "Sparsity penalty (lambda)", "Weight of the L1 penalty "
+                            "on the coefficients: larger gives fewer active atoms and a "
+                            "rougher reconstruction. 0 is plain least squares.",
+                            minimum=0.0, maximum=10.0, step=0.01, decimals=4)
+    preprocessing: str = param("normalise", "Preprocessing", "normalise: remove each "
+                               "patch's mean brightness and scale it to unit length (lambda "
+                               "then means the same for any patch size). centre: remove the "
+                               "mean only. none: raw pixels.", choices=PREPROCESSING)
+    init: str = param("random patches", "Initial atoms", "random patches: atoms start as "
+                      "training patches (converges fastest). noise: they start as random "
+                      "noise, so everything they show was learnt (needs more epochs).",
+                      choices=("random patches", "noise"))
+    patches: int = param(20_000, "Patches", "Training patches (for whole images: at most "
+                         "the number of training images).", minimum=10, maximum=1_000_000)
+    coding_iterations: int = param(60, "FISTA iterations", "Optimisation steps to find the "
+                                   "codes of each batch.", minimum=1, maximum=2000)
+    batch_size: int = param(256, "Batch size", "Patches per alternation of a coding and a "
+                            "dictionary step.", minimum=1, maximum=65536)
+    epochs: int = param(5, "Epochs", "Passes over the training patches.", minimum=1,
+                        maximum=500)
+
+
+# ---------------------------------------------------------------- patches in and out
+@dataclass
+class Prepared:
+    """Patches as the dictionary sees them, and how to get the pixels back."""
+
+    x: np.ndarray  # (n, d)
+    mean: np.ndarray  # (n, 1)
+    scale: np.ndarray  # (n, 1)
+
+    def restore(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(z, np.float32) * self.scale + self.mean
+
+
+def preprocess(x: np.ndarray, mode: str) -> Prepared:
+    x = np.asarray(x, np.float32).reshape(len(x), -1)
+    n, d = x.shape
+    zero, one = np.zeros((n, 1), np.float32), np.ones((n, 1), np.float32)
+    if mode == "none":
+        return Prepared(x, zero, one)
+    mean = x.mean(axis=1, keepdims=True)
+    if mode == "centre":
+        return Prepared(x - mean, mean, one)
+    if mode != "normalise":
+        raise ValueError(f"Unknown preprocessing {mode!r}. Known: {', '.join(PREPROCESSING)}.")
+    # Contrast-normalised as in nets.patches (flat patches stay near zero), then / sqrt(d)
+    # so that a typical patch has unit length whatever its size.
+    scale = (np.sqrt((x - mean).var(axis=1, keepdims=True) + P.CONTRAST_EPSILON)
+             * np.float32(np.sqrt(d))).astype(np.float32)
+    return Prepared((x - mean) / scale, mean, scale)
+
+
+def training_patches(images: np.ndarray, size: int, count: int,
+                     rng: np.random.Generator) -> np.ndarray:
+    """Greyscale patches (count, size*size); whole images when the patch is the image."""
+    images = np.asarray(images, np.float32)
+    if images.ndim == 4 and images.shape[-1] == 3:
+        images = images.mean(axis=-1)
+    images = images.reshape(images.shape[:3])
+    h, w = images.shape[1:3]
+    P.check_patch_size((h, w), size)
+    if size == h == w:
+        take = rng.permutation(len(images))[:count]
+        return images[take].reshape(len(take), -1)
+    return P.sample_patches(images, size, count, rng)
+
+
+def as_patch(image: np.ndarray, size: int) -> np.ndarray:
+    """A person's image (2-D, any size, values in [0, 1]) resized to one size x size patch."""
+    from PIL import Image
+
+    a = np.asarray(image, np.float32)
+    a = a.mean(axis=-1) if a.ndim == 3 else a
+    if a.shape != (size, size):
+        img = Image.fromarray(np.clip(a * 255, 0, 255).astype(np.uint8))
+        a = np.asarray(img.resize((size, size), Image.Resampling.LANCZOS), np.float32) / 255
+    return np.clip(a, 0, 1).reshape(1, -1)
+
+
+# ---------------------------------------------------------------- the optimisation
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def lipschitz(atoms):
+    """2 * largest eigenvalue of the Gram matrix: the gradient of ||x - aD||^2 changes at
+    most this fast, so 1/L is a safe step size."""
+    tf = _tf()
+    gram = tf.matmul(atoms, atoms, transpose_b=True)
+    return 2.0 * tf.reduce_max(tf.linalg.eigvalsh(gram))
+
+
+def soft_threshold(v, threshold):
+    tf = _tf()
+    return tf.sign(v) * tf.nn.relu(tf.abs(v) - threshold)
+
+
+def objective(x, codes, atoms, lam):
+    """Mean over rows of ||x - a D||^2 + lambda * ||a||_1 (the slide's formula, per patch)."""
+    tf = _tf()
+    residual = x - tf.matmul(codes, atoms)
+    return tf.reduce_mean(tf.reduce_sum(tf.square(residual), axis=1)
+                          + lam * tf.reduce_sum(tf.abs(codes), axis=1))
+
+
+class CodingOps:
+    """The compiled pieces; built once per process."""
+
+    _instance = None
+
+    @classmethod
+    def get(cls) -> "CodingOps":
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def __init__(self):
+        tf = _tf()
+
+        @tf.function(reduce_retracing=True)
+        def fista(x, atoms, lam, iterations, step_size):
+            """Codes minimising ||x - a D||^2 + lam * |a|_1 for every row of x at once;
+            lam is a number or one per row, shape (n, 1)."""
+            gram = tf.matmul(atoms, atoms, transpose_b=True)
+            b = tf.matmul(x, atoms, transpose_b=True)
+            a = tf.zeros_like(b)
+            y, t = a, tf.constant(1.0)
+            # one threshold per row, shape (n, 1), whether lam came as a number or per row
+            threshold = tf.reshape(lam, [-1, 1]) * step_size
+            for _ in tf.range(iterations):
+                grad = 2.0 * (tf.matmul(y, gram) - b)
+                a_next = soft_threshold(y - step_size * grad, threshold)
+                t_next = (1.0 + tf.sqrt(1.0 + 4.0 * t * t)) / 2.0
+                y = a_next + ((t - 1.0) / t_next) * (a_next - a)
+                a, t = a_next, t_next
+            return a
+
+        @tf.function(reduce_retracing=True)
+        def update_atoms(atoms, stat_a, stat_b):
+            """One sweep of block-coordinate descent over the atoms (Mairal et al. 2009,
+            algorithm 2): atom j moves to its least-squares best given the others, then
+            back to unit length. stat_a = sum a a^T (k, k), stat_b = sum a^T x (k, d)."""
+            k = tf.shape(atoms)[0]
+            for j in tf.range(k):
+                ajj = stat_a[j, j]
+                if ajj > 1e-10:
+                    u = atoms[j] + (stat_b[j] - tf.linalg.matvec(atoms, stat_a[j],
+                                                                 transpose_a=True)) / ajj
+                    norm = tf.norm(u)
+                    if norm > 1e-10:
+                        atoms = tf.tensor_scatter_nd_update(atoms, [[j]], [u / norm])
+            return atoms
+
+        self.fista, self.update_atoms = fista, update_atoms
+
+
+def encode(x: np.ndarray, atoms, lam, iterations: int, step_size=None) -> np.ndarray:
+    """Sparse codes of prepared rows x for a dictionary (k, d)."""
+    tf = _tf()
+    atoms = tf.convert_to_tensor(atoms, tf.float32)
+    if step_size is None:
+        step_size = 1.0 / lipschitz(atoms)
+    lam = tf.convert_to_tensor(lam, tf.float32)
+    return np.asarray(CodingOps.get().fista(tf.convert_to_tensor(x, tf.float32), atoms, lam,
+                                            tf.constant(int(iterations)),
+                                            tf.convert_to_tensor(step_size, tf.float32)))
+
+
+# ---------------------------------------------------------------- the model
+def build_model(config: Config):
+    """The dictionary as a Keras model (its atoms are a weight, so the usual .keras file
+    holds it); calling it codes prepared patches."""
+    import keras
+
+    d, k = config.patch_size ** 2, config.atoms
+
+    class SparseDictionary(keras.Model):
+        def __init__(self):
+            super().__init__(name="sparse_dictionary")
+            self.atoms = self.add_weight(shape=(k, d), name="atoms", trainable=False,
+                                         initializer="zeros")
+            self._step = None
+            self.built = True  # every weight exists now; loading may begin
+
+        def set_atoms(self, atoms) -> None:
+            self.atoms.assign(np.asarray(atoms, np.float32))
+            self._step = None
+
+        def step_size(self):
+            if self._step is None:
+                self._step = 1.0 / float(lipschitz(self.atoms.value))
+            return self._step
+
+        def codes(self, x, lam=None, iterations=None):
+            return encode(x, self.atoms.value, config.sparsity if lam is None else lam,
+                          iterations or config.coding_iterations, self.step_size())
+
+        def call(self, x, training=False):
+            return self.codes(x)
+
+    return SparseDictionary()
+
+
+def atom_images(atoms: np.ndarray, size: int) -> np.ndarray:
+    return P.as_images(np.asarray(atoms), size, 1)
+
+
+@dataclass
+class Coded:
+    """One image coded: what the tab shows for it."""
+
+    image: np.ndarray  # (size, size) the pixels that were coded
+    code: np.ndarray  # (k,)
+    reconstruction: np.ndarray  # (size, size) in pixel values
+    active: int  # non-zero coefficients
+    error: float  # mean squared error per pixel of the reconstruction
+    seconds: float  # time to code it (the optimisation)
+
+
+def code_image(model, config: Config, patch: np.ndarray, lam: float) -> Coded:
+    """Code one (1, d) patch of pixels and rebuild it."""
+    prepared = preprocess(patch, config.preprocessing)
+    t0 = time.perf_counter()
+    code = model.codes(prepared.x, lam)
+    seconds = time.perf_counter() - t0
+    recon = prepared.restore(code @ np.asarray(model.atoms))
+    size = config.patch_size
+    return Coded(np.asarray(patch, np.float32).reshape(size, size), code[0],
+                 recon.reshape(size, size), int(np.sum(np.abs(code) > ACTIVE)),
+                 float(np.mean((recon - patch) ** 2)), seconds)
+
+
+def sparsity_sweep(model, config: Config, patch: np.ndarray, lams: np.ndarray):
+    """(active atoms, error per pixel) of one patch for each lambda, all in one FISTA run."""
+    prepared = preprocess(np.repeat(patch, len(lams), axis=0), config.preprocessing)
+    codes = model.codes(prepared.x, np.asarray(lams, np.float32)[:, None])
+    recon = prepared.restore(codes @ np.asarray(model.atoms))
+    return (np.sum(np.abs(codes) > ACTIVE, axis=1),
+            np.mean((recon - patch) ** 2, axis=1))
+
+
+def encoding_times(model, config: Config, repeats: int = 30) -> dict:
+    """Median seconds to code one patch by optimisation, against one forward pass of an
+    autoencoder encoder with the same code size (the Autoencoders tab's Dense layer; the
+    time of a forward pass does not depend on what its weights are)."""
+    import keras
+    import tensorflow as tf
+
+    d, k = config.patch_size ** 2, config.atoms
+    x = np.random.default_rng(0).random((1, d), np.float32)
+    encoder = keras.Sequential([keras.Input((d,)), keras.layers.Dense(k, "sigmoid")])
+    forward = tf.function(lambda v: encoder(v, training=False))
+    xt = tf.constant(x)
+
+    def median(fn):
+        np.asarray(fn())  # warm up (tracing)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            np.asarray(fn())
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times))
+
+    prepared = preprocess(x, config.preprocessing).x
+    return {"sparse_coding": median(lambda: model.codes(prepared)),
+            "autoencoder": median(lambda: forward(xt)),
+            "iterations": config.coding_iterations}
+
+
+# ---------------------------------------------------------------- learning
+def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
+          rng: np.random.Generator, reporter) -> list[dict]:
+    """Alternate FISTA codes and dictionary sweeps over mini-batches; returns the history.
+
+    Stop keeps the atoms reached so far (StopRequested is re-raised after storing them).
+    """
+    tf = _tf()
+    ops = CodingOps.get()
+    n, d = x.shape
+    k = config.atoms
+    if config.init == "random patches":
+        atoms = x[rng.choice(n, k, replace=k > n)].copy()
+        atoms += 1e-3 * rng.standard_normal(atoms.shape).astype(np.float32)  # no zero rows
+    else:
+        atoms = rng.standard_normal((k, d)).astype(np.float32)
+    atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
+    atoms = tf.constant(atoms)
+    stat_a = tf.zeros((k, k))
+    stat_b = tf.zeros((k, d))
+    lam = tf.constant(float(config.sparsity))
+    iters = tf.constant(config.coding_iterations)
+    batch = min(config.batch_size, n)
+    steps = int(np.ceil(n / batch))
+    history: list[dict] = []
+    seen, last_image = 0, 0.0
+
+    def show(force=False):
+        nonlocal last_image
+        if force or time.monotonic() - last_image > 0.5:
+            last_image = time.monotonic()
+            reporter.emit(ImageEvent("atoms", atom_images(np.asarray(atoms),
+                                                          config.patch_size)))
+
+    reporter.emit(Started(config.epochs * steps, f"Learning {k} atoms from {n:,} "
+                          f"{config.patch_size}x{config.patch_size} patches, lambda = "
+                          f"{config.sparsity:g}.", metric="objective"))
+    show(force=True)
+    try:
+        for epoch in range(config.epochs):
+            t0 = time.monotonic()
+            order = rng.permutation(n)
+            total, active = 0.0, 0.0
+            for s in range(steps):
+                xb = tf.constant(x[order[s * batch:(s + 1) * batch]])
+                step_size = 1.0 / lipschitz(atoms)
+                codes = ops.fista(xb, atoms, lam, iters, step_size)
+                value = float(objective(xb, codes, atoms, lam))
+                # Mairal's forgetting factor: old statistics fade as the atoms improve
+                m = int(xb.shape[0])
+                seen += 1
+                theta = m * seen if seen < m else m * m + seen - m
+                beta = (theta + 1.0 - m) / (theta + 1.0)
+                stat_a = beta * stat_a + tf.matmul(codes, codes, transpose_a=True) / m
+                stat_b = beta * stat_b + tf.matmul(codes, xb, transpose_a=True) / m
+                atoms = ops.update_atoms(atoms, stat_a, stat_b)
+                atoms = _reseed_unused(atoms, stat_a, xb, rng)
+                total += value * m
+                active += float(np.sum(np.abs(np.asarray(codes)) > ACTIVE))
+                reporter.emit(BatchMetrics(epoch * steps + s + 1, epoch, {"objective": value}))
+                show()
+                reporter.controls.checkpoint()
+            metrics = {"objective": total / n, "active atoms": active / n}
+            if val is not None and len(val):
+                vcodes = encode(val, atoms, config.sparsity, config.coding_iterations)
+                metrics["val_objective"] = float(objective(val, vcodes, atoms, lam))
+                metrics["val_active atoms"] = float(np.mean(np.sum(np.abs(vcodes) > ACTIVE, 1)))
+            history.append(metrics)
+            reporter.emit(EpochMetrics(epoch, config.epochs, metrics,
+                                       time.monotonic() - t0))
+            show(force=True)
+    finally:
+        model.set_atoms(np.asarray(atoms))
+    return history
+
+
+def _reseed_unused(atoms, stat_a, xb, rng):
+    """An atom no code uses (zero diagonal of A) gets a random patch of the batch, so no
+    atom stays dead."""
+    tf = _tf()
+    unused = np.flatnonzero(np.diagonal(np.asarray(stat_a)) <= 1e-10)
+    if not len(unused):
+        return atoms
+    rows = np.asarray(xb)[rng.choice(len(xb), len(unused))]
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    rows = np.where(norms > 1e-6, rows / np.maximum(norms, 1e-6),
+                    rng.standard_normal(rows.shape) / np.sqrt(rows.shape[1]))
+    return tf.tensor_scatter_nd_update(atoms, unused[:, None], rows.astype(np.float32))
+
+
+def train(request, reporter):
+    from nets.runner import TrainedModel, config_meta, prepare
+
+    prep = prepare(request, reporter, Config, can_resume=False)
+    config, ds = prep.config, prep.dataset
+    rng = np.random.default_rng(request.seed)
+    size = config.patch_size
+    x = preprocess(training_patches(ds.x_train, size, config.patches, rng),
+                   config.preprocessing).x
+    if config.atoms > len(x):
+        reporter.emit(Log(f"{config.atoms} atoms but only {len(x)} training patches: some "
+                          "atoms start as copies (with a little noise) and will differ."))
+    val = None
+    if len(ds.x_val):
+        val = preprocess(training_patches(ds.x_val, size, min(2000, config.patches), rng),
+                         config.preprocessing).x
+    model = build_model(config)
+    meta = config_meta(request, input_shape=[size, size, 1],
+                       dataset_description=ds.description)
+    reporter.emit(Artifact("model", model))
+    samples = training_patches(ds.x_val if len(ds.x_val) else ds.x_train, size, 64,
+                               np.random.default_rng(1))
+    reporter.emit(Artifact("samples", samples.reshape(-1, size, size)))
+    t0 = time.monotonic()
+    status, word = "finished", "Learnt"
+    history: list[dict] = []
+    try:
+        history = learn(config, x, val, model, rng, reporter)
+    except StopRequested:
+        status, word = "stopped", "Stopped by you; kept"
+    trained = TrainedModel(model, "sparse_coding", meta, history)
+    last = history[-1] if history else {}
+    detail = (f" Held-out objective {last['val_objective']:.4f} with "
+              f"{last['val_active atoms']:.1f} active atoms per patch on average."
+              if "val_objective" in last else "")
+    return Done(status, f"{word} {config.atoms} atoms in {time.monotonic() - t0:.1f} s."
+                f"{detail}", result=trained)
+
+
+def load(path):
+    """A saved dictionary, rebuilt from its stored config; only weights are read."""
+    from nets.runner import TrainedModel, read_saved
+
+    meta, config, shape = read_saved(path, "sparse_coding", Config, "a sparse-coding "
+                                     "dictionary")
+    if shape != (config.patch_size, config.patch_size, 1):
+        raise storage.StorageError("The dictionary's patch size does not match its "
+                                   "description in the file.")
+    model = build_model(config)
+    storage.load_weights(model, path)
+    model.set_atoms(np.asarray(model.atoms))
+    return TrainedModel(model, "sparse_coding", meta, list(meta.get("history", [])))
+

@@ -1,0 +1,67 @@
+"""The K-means tab driven as a person would: train, look at the dictionary, draw, study."""
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from app.tabs.kmeans import KMeansTab
+
+
+@pytest.fixture
+def tab(open_tab):
+    return open_tab(KMeansTab)
+
+
+def run(qtbot, tab, **values):
+    form = tab.panel.form
+    for name, v in {"patches": 5000, "clusters": 24, "kmeans_epochs": 2,
+                    "classifier_epochs": 3, **values}.items():
+        w = form.editors[name]
+        if hasattr(w, "setCurrentText"):
+            w.setCurrentText(v)
+        elif isinstance(v, str):
+            w.setText(v)
+        else:
+            w.setValue(v)
+    tab.panel.select_dataset("mnist-5k")
+    with qtbot.waitSignal(tab.panel.finished, timeout=180000) as blocker:
+        tab.panel.start()
+    return blocker.args[0]
+
+
+def test_single_run_fills_dictionary_confusion_and_classifies_a_drawing(qtbot, tab, tmp_path):
+    done = run(qtbot, tab)
+    assert done.status == "finished", done.message
+    assert tab.dictionary.grid.count == 24
+    before = tab.dictionary.grid.mosaic().copy()
+    tab.dictionary.whitened.setChecked(True)  # the same centroids, as K-means sees them
+    assert tab.dictionary.grid.count == 24
+    assert (tab.dictionary.grid.mosaic() != before).any()
+    assert tab.classify.confusion.matrix.sum() == 1000
+    assert "Held-out accuracy" in tab.classify.summary.text()
+
+    c = tab.classify.canvas
+    with qtbot.waitSignal(tab.classifier.result, timeout=10000):
+        QTest.mousePress(c, Qt.MouseButton.LeftButton, pos=QPoint(100, 30))
+        QTest.mouseMove(c, QPoint(100, 170))
+        QTest.mouseRelease(c, Qt.MouseButton.LeftButton, pos=QPoint(100, 170))
+    qtbot.waitUntil(lambda: tab.classify.bars.probabilities.sum() > 0.99, timeout=5000)
+
+    assert tab.panel.save_model_to(tmp_path / "k.keras")
+    fresh = KMeansTab()
+    qtbot.addWidget(fresh)
+    try:
+        assert fresh.panel.load_model_from(tmp_path / "k.keras")
+        assert fresh.dictionary.grid.count == 24 and fresh.model is not None
+    finally:
+        fresh.shutdown()
+
+
+def test_study_mode_fills_the_table_and_plot(qtbot, tab):
+    done = run(qtbot, tab, mode="study", study_clusters="8,16", classifier_epochs=2)
+    assert done.status == "finished", done.message
+    assert len(tab.study.rows) == 8
+    assert tab.study.table.rowCount() == 2
+    assert all(tab.study.table.item(r, c).text().endswith("%")
+               for r in range(2) for c in range(4))
+    xs, ys = tab.study.curves[("triangle", True)].getData()
+    assert len(xs) == 2
