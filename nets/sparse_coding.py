@@ -18,7 +18,6 @@ import numpy as np
 from nets import patches as P
 from nets import storage
 from nets.config import param
-from nets.data import DataError
 from nets.progress import (Artifact, BatchMetrics, Done, EpochMetrics, ImageEvent, Log,
                            Started, StopRequested)
 

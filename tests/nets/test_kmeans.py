@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nets import data, kmeans, runner
-from nets.progress import (Artifact, BatchMetrics, Controls, Done, EpochMetrics, ImageEvent,
+from nets.progress import (Artifact, BatchMetrics, Controls, EpochMetrics, ImageEvent,
                            ListReporter)
 
 
@@ -175,7 +175,7 @@ def test_study_fills_the_grid():
     rep = ListReporter()
     done = runner.execute(runner.RunRequest("kmeans", cfg, "mnist-5k", autosave=False), rep)
     assert done.status == "finished", done.message + done.detail
-    rows = next(a.value for a in rep.of(Artifact) if a.name == "study")
+    rows = [a.value for a in rep.of(Artifact) if a.name == "study"][-1]
     assert len(rows) == 8
     assert {(r["K"], r["encoding"], r["whiten"]) for r in rows} == {
         (k, e, w) for k in (20, 50) for e in ("hard", "triangle") for w in (False, True)}
