@@ -76,6 +76,9 @@ def cmd_train(args) -> int:
         return 130
     if done.status == "failed" and done.detail and os.environ.get("DLE_DEBUG"):
         print(done.detail, file=sys.stderr)
+    if args.save and done.result is None and done.status != "failed":
+        print("This run produced no model to save (a study compares models and keeps "
+              "none).", file=sys.stderr)
     if args.save and done.result is not None:
         try:
             path = done.result.save(args.save)

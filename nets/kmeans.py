@@ -29,7 +29,7 @@ DATASETS = ("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "cifar10", "phot
 CAN_RESUME = False  # a run takes about a minute; a finished one can be saved
 ENCODINGS = ("triangle", "hard")
 INITS = ("k-means++", "random patches")
-MAX_FEATURE_BYTES = 64 * 2 ** 20  # per chunk of images while computing features
+CHUNK_BYTES = 64 * 2 ** 20  # working memory per chunk of rows or images
 
 
 @dataclass
@@ -177,7 +177,8 @@ def initial_centers(x: np.ndarray, k: int, method: str, rng: np.random.Generator
         return np.array(x[rng.choice(n, k, replace=False)], np.float32)
     if method != "k-means++":
         raise ValueError(f"Unknown initialisation {method!r}. Known: {', '.join(INITS)}.")
-    sample = min(n, sample or max(10 * k, 20_000))
+    # as scikit-learn: k-means++ on a few thousand rows; the passes that follow do the rest
+    sample = min(n, sample or max(3 * k, 3 * 1024))
     rows = rng.choice(n, sample, replace=False) if sample < n else np.arange(n)
     xs = tf.constant(x[rows])
     seed = tf.constant(rng.integers(0, 2**31 - 1, 2), tf.int32)
@@ -232,7 +233,7 @@ def fit_kmeans(x: np.ndarray, k: int, *, init: str = "k-means++", batch_size: in
             total, last_d2, last_rows = 0.0, None, None
             if full:
                 sums, got = np.zeros_like(centers), np.zeros(k, np.float32)
-                chunk = max(1, int(MAX_FEATURE_BYTES // (4 * max(k, 1))))
+                chunk = max(1, int(CHUNK_BYTES // (4 * max(k, 1))))
                 d2_all = np.empty(n, np.float32)
                 for i in range(0, n, chunk):
                     s, cnt, inert, d2 = ops.accumulate(xt[i:i + chunk], c)
@@ -401,10 +402,10 @@ def load(path):
 
 def feature_chunk(model) -> int:
     """Images per chunk while computing features: the patch codes of a chunk (and the
-    temporaries next to them) stay within MAX_FEATURE_BYTES."""
+    temporaries next to them) stay within CHUNK_BYTES."""
     rows, cols = model.layout
     per_image = rows * cols * int(model.centers.shape[0]) * 4 * 3
-    return max(1, min(512, MAX_FEATURE_BYTES // max(per_image, 1)))
+    return max(1, min(512, CHUNK_BYTES // max(per_image, 1)))
 
 
 def all_features(model, images: np.ndarray, on_chunk=None) -> np.ndarray:

@@ -82,7 +82,7 @@ class StemPlot(pg.PlotWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setTitle("The sparse code: a coefficient per atom")
+        self.setTitle("The code: a_i per atom")
         self.setLabel("bottom", "atom i")
         self.setLabel("left", "a_i")
         self.setMouseEnabled(False, False)
@@ -118,7 +118,7 @@ class CodeView(QWidget):
         draw.addStretch(1)
         grid.addLayout(draw, 0, 1)
         self.pair = ImageGrid(note="It and Σ a_i φ_i:")
-        self.top = ImageGrid(note="Strongest atoms, with a_i:")
+        self.top = ImageGrid(note="Strongest atoms; a_i:\n")
         grid.addWidget(self.pair, 0, 2)
         grid.addWidget(self.top, 0, 3)
         for w in (self.samples, self.pair, self.top):
@@ -142,7 +142,7 @@ class CodeView(QWidget):
         grid.addWidget(self.status, 2, 0, 1, 4)
 
         self.stems = StemPlot()
-        self.tradeoff = pg.PlotWidget(title="Sparsity against error, this image")
+        self.tradeoff = pg.PlotWidget(title="Sparsity vs error")
         self.tradeoff.setLabel("bottom", "active atoms")
         self.tradeoff.setLabel("left", "error per pixel")
         self.tradeoff.setMouseEnabled(False, False)
@@ -153,6 +153,8 @@ class CodeView(QWidget):
         self.tradeoff.setToolTip("Each point is this image coded with a different λ: fewer "
                                  "active atoms cost reconstruction error. The orange dot is "
                                  "the slider's λ.")
+        for plot in (self.stems, self.tradeoff):
+            plot.setMinimumWidth(120)  # share the row evenly, whatever the titles ask
         grid.addWidget(self.stems, 3, 0, 1, 2)
         grid.addWidget(self.tradeoff, 3, 2, 1, 2)
         self.timing = QLabel()
@@ -290,11 +292,10 @@ class SparseCodingTab(FamilyTab):
         atoms = np.asarray(self.model.atoms)
         order = np.argsort(-np.abs(coded.code))[:min(8, coded.active)]
         weights = [f"{coded.code[i]:+.2f}" for i in order]
+        # the weights go in the note: captions would overlap on tiles this small
         self.code.top.set_images(sc.atom_images(atoms[order], size) if len(order) else
-                                 np.zeros((0, size, size)),
-                                 captions=tuple(weights) if roomy else (), columns=4,
-                                 note="Strongest atoms, with a_i:" + (
-                                     "" if roomy else "\n" + " ".join(weights)))
+                                 np.zeros((0, size, size)), columns=4,
+                                 note="Strongest atoms; a_i:\n" + " ".join(weights))
         self.code.status.setText(
             f"λ = {self.lam():.4g}: <b>{coded.active}</b> of {len(coded.code)} atoms "
             f"active, reconstruction error {coded.error:.5f} per pixel. Coded in "
