@@ -27,6 +27,7 @@ TABS = [  # in the course's order
     "app.tabs.autoencoder:AutoencoderTab",
     "app.tabs.vae:VAETab",
     "app.tabs.cnn:CNNTab",
+    "app.tabs.dqn:DQNTab",
 ]
 
 

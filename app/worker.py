@@ -3,8 +3,10 @@
 `ExperimentWorker` runs one experiment in a QThread and hands its events to the GUI in
 batches, at most 10 times a second, so plots redraw at that rate however fast training
 emits. (Measured on 2 cores: redrawing at 30 Hz took 21% of a core, mostly repainting axis
-labels, and cut training throughput to 0.79 of a bare fit; at 10 Hz it stays >= 0.95.) `LatestOnly` runs short jobs (a prediction for the digit being drawn) one at a
-time in a background thread, dropping requests overtaken by newer ones.
+labels, and cut training throughput to 0.79 of a bare fit; at 10 Hz it stays >= 0.95.
+A family that shows motion, a game, asks for a faster rate with EVENT_INTERVAL_MS.)
+`LatestOnly` runs short jobs (a prediction for the digit being drawn) one at a time in a
+background thread, dropping requests overtaken by newer ones.
 Every thread started here is tracked so tests can fail on any left running.
 """
 from __future__ import annotations
@@ -76,13 +78,13 @@ class ExperimentWorker(QObject):
     events = Signal(list)  # a batch of nets.progress events, oldest first
     finished = Signal(object)  # the final Done, after the thread has ended
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, parent: QObject | None = None, interval_ms: int = DRAIN_INTERVAL_MS):
         super().__init__(parent)
         self._thread: _RunThread | None = None
         self._reporter: QueueReporter | None = None
         self._done: Done | None = None
         self._timer = QTimer(self)
-        self._timer.setInterval(DRAIN_INTERVAL_MS)
+        self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._drain)
 
     def is_running(self) -> bool:

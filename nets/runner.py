@@ -28,6 +28,7 @@ FAMILIES = {
     "cnn": "nets.cnn",
     "kmeans": "nets.kmeans",
     "sparse_coding": "nets.sparse_coding",
+    "dqn": "nets.dqn",
 }
 
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 from app import settings
 from app.widgets.config_form import ConfigForm
 from app.widgets.plots import BatchLossPlot, EpochPlots
-from app.worker import ExperimentWorker
+from app.worker import DRAIN_INTERVAL_MS, ExperimentWorker
 from nets import data as datasets
 from nets import runner, storage
 from nets.config import validate
@@ -82,7 +82,8 @@ class ExperimentPanel(QWidget):
         self.module = runner.family(family_key)
         self.trained: runner.TrainedModel | None = None  # the last complete model
         self.model = None  # the model the views show (may be training right now)
-        self.worker = ExperimentWorker(self)
+        self.worker = ExperimentWorker(self, getattr(self.module, "EVENT_INTERVAL_MS",
+                                                     DRAIN_INTERVAL_MS))
         self.worker.events.connect(self._on_events)
         self.worker.finished.connect(self._on_finished)
         self.eta = EtaClock()
@@ -143,6 +144,11 @@ class ExperimentPanel(QWidget):
                              "run. Change it to see how much results vary by chance.")
         form.addRow("Seed", self.seed)
         v.addWidget(data_box)
+        if not getattr(self.module, "DATASETS", True):  # the data is a game: keep the seed
+            self.dataset_combo.hide()
+            form.labelForField(self.dataset_combo).hide()
+            self.dataset_note.hide()
+            data_box.setTitle("Run")
 
         hp_box = QGroupBox("Hyperparameters")
         hv = QVBoxLayout(hp_box)
@@ -234,6 +240,12 @@ class ExperimentPanel(QWidget):
 
     def reset_defaults(self) -> None:
         self.form.set_config(self.module.Config())
+
+    def replace_epoch_plots(self, widget: QWidget) -> None:
+        """A family whose progress is not counted in epochs shows its own curves there."""
+        splitter = self.epoch_plots.parentWidget()
+        splitter.replaceWidget(splitter.indexOf(self.epoch_plots), widget)
+        self.epoch_plots.hide()
 
     def add_view(self, widget: QWidget, title: str, tooltip: str = "") -> None:
         i = self.views.addTab(widget, title)
@@ -383,7 +395,9 @@ class ExperimentPanel(QWidget):
         self._has_autosave = found is not None
         if found:
             _, meta = found
-            self.resume_box.setText(f"Resume from autosave (epoch {meta.get('epoch', '?')})")
+            where = (f"step {meta['step']:,}" if isinstance(meta.get("step"), int) else
+                     f"epoch {meta.get('epoch', '?')}")
+            self.resume_box.setText(f"Resume from autosave ({where})")
         else:
             self.resume_box.setText("Resume from autosave (none yet)")
             self.resume_box.setChecked(False)

@@ -1,0 +1,398 @@
+"""The deep Q-learning tab: an agent learns a game while you watch the screen, what the
+network sees, its Q-values and its learning curves; then it plays, or you do.
+
+Run alone with `python -m app.tabs.dqn`.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel,
+                               QPushButton, QVBoxLayout, QWidget)
+
+from app.tabs.base import FamilyTab
+from app.widgets.images import ImageGrid
+from app.worker import ExperimentWorker
+from nets import dqn
+from nets.config import from_dict
+from nets.progress import Artifact, ImageEvent
+
+TITLE = "Deep Q-learning"
+ABOUT = """<h3>Deep Q-learning</h3>
+<p>The agent sees only the screen and the score. Its network Q(s, a) estimates, for the
+state s and each action a, the total future reward it can expect if it takes a and plays
+well afterwards. It acts greedily on these estimates, except that with probability
+&epsilon; it tries a random action (&epsilon; falls from 1 to 0.05 as it learns).</p>
+<p>Every step goes into a <b>replay memory</b>; learning samples random minibatches from
+it, which breaks the correlation between consecutive frames. The target for a step is
+y = r if the game ended there, otherwise y = r + &gamma; max<sub>a'</sub> Q&#770;(s', a'),
+where Q&#770; is a <b>target network</b>: a copy of Q refreshed only every C steps so the
+target does not chase itself (Mnih et al., 2015).</p>
+<p>For Atari games the state is the last four frames, greyscale and shrunk to 84x84 (the
+panel beside the screen shows them): one frame cannot tell which way the ball moves.
+CartPole learns in a few minutes on a laptop; Atari games need millions of steps, hours on
+a GPU. <b>Average max-Q</b> on a fixed set of states is the paper's smooth learning
+curve: the episode returns are noisy, this is not.</p>
+<p><b>Watch</b> lets the trained (or loaded) agent play; tick <b>Play yourself</b> and use
+the arrow keys and Space in the game view.</p>"""
+
+SPEEDS = [("full speed", 0.0), ("60 steps/s", 60.0), ("30 steps/s", 30.0),
+          ("15 steps/s", 15.0), ("5 steps/s", 5.0)]
+KEYS = {Qt.Key.Key_Left: "left", Qt.Key.Key_Right: "right", Qt.Key.Key_Up: "up",
+        Qt.Key.Key_Down: "down", Qt.Key.Key_Space: "fire"}
+
+
+def action_for(pressed: set[str], names: list[str]) -> int | None:
+    """The action a person means with the keys held down (None: no such action)."""
+    lowered = [n.replace(" ", "") for n in names]
+    if not pressed:
+        for wanted in ("noop",):
+            if wanted in lowered:
+                return lowered.index(wanted)
+        return None
+    order = ["up", "right", "left", "down", "fire"]  # ALE's names: UPRIGHTFIRE ...
+    wanted = "".join(k for k in order if k in pressed)
+    for candidate in (wanted, *[k for k in order if k in pressed]):
+        for i, n in enumerate(lowered):
+            if n in (candidate, f"push{candidate}"):
+                return i
+    return None
+
+
+class QValueBars(pg.PlotWidget):
+    """The Q-value of every action; the one taken is highlighted."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setTitle("Q-values of this state")
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
+        self.addItem(self.bars)
+        self.setToolTip("What the network expects to earn from here with each action. "
+                        "Orange: the action taken (random ones too, while exploring).")
+        self.names: list[str] = []
+        self.values = np.zeros(0)
+
+    def set_names(self, names: list[str]) -> None:
+        self.names = list(names)
+        short = [n.replace(" fire", "+F").replace("push ", "") for n in self.names]
+        self.getAxis("bottom").setTicks([list(enumerate(short))])
+        self.setXRange(-0.6, len(self.names) - 0.4, padding=0)
+
+    def set_values(self, values: np.ndarray, chosen: int) -> None:
+        self.values = np.asarray(values, float)
+        brushes = [pg.mkBrush(255, 160, 40) if i == chosen else pg.mkBrush(90, 130, 220)
+                   for i in range(len(self.values))]
+        self.bars.setOpts(x=np.arange(len(self.values)), height=self.values,
+                          brushes=brushes)
+
+
+class GameView(pg.GraphicsLayoutWidget):
+    """The game screen; it takes keyboard focus for a person playing."""
+
+    def __init__(self, on_keys, parent=None):
+        super().__init__(parent)
+        self.box = self.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.box.addItem(self.image)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.pressed: set[str] = set()
+        self.on_keys = on_keys
+        self.setToolTip("The game as a person sees it. With 'Play yourself' ticked, click "
+                        "here and play with the arrow keys and Space.")
+
+    def show_screen(self, rgb: np.ndarray) -> None:
+        first = self.image.image is None or self.image.image.shape != rgb.shape
+        self.image.setImage(rgb, levels=(0, 255), autoLevels=False)
+        if first:
+            self.box.autoRange(padding=0)
+
+    def keyPressEvent(self, event):
+        if event.key() in KEYS and not event.isAutoRepeat():
+            self.pressed.add(KEYS[event.key()])
+            self.on_keys()
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event):
+        if event.key() in KEYS and not event.isAutoRepeat():
+            self.pressed.discard(KEYS[event.key()])
+            self.on_keys()
+        else:
+            super().keyReleaseEvent(event)
+
+
+class PlayView(QWidget):
+    def __init__(self, on_keys, parent=None):
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        self.game = GameView(on_keys)
+        self.game.setMinimumSize(320, 300)
+        grid.addWidget(self.game, 0, 0, 2, 1)
+        self.sees_note = QLabel("What the network sees: the last 4 frames, 84x84 grey "
+                                "(oldest top left).")
+        self.sees_note.setWordWrap(True)
+        self.sees = ImageGrid()
+        self.sees.setMinimumSize(260, 150)
+        side = QVBoxLayout()
+        side.addWidget(self.sees_note)
+        side.addWidget(self.sees, 1)
+        self.q = QValueBars()
+        self.q.setMinimumHeight(200)
+        side.addWidget(self.q, 2)
+        self.stats = QLabel("Press Start (F5) to train, or load an agent and press Watch.")
+        self.stats.setWordWrap(True)
+        side.addWidget(self.stats)
+        grid.addLayout(side, 0, 1, 2, 1)
+
+        controls = QHBoxLayout()
+        self.live = QCheckBox("Live view")
+        self.live.setChecked(True)
+        self.live.setToolTip("Show the game while training. Off, training runs a little "
+                             "faster and the curves still update.")
+        controls.addWidget(self.live)
+        controls.addWidget(QLabel("Speed"))
+        self.speed = QComboBox()
+        for label, _ in SPEEDS:
+            self.speed.addItem(label)
+        self.speed.setToolTip("How fast the game runs: full speed while training, or slow "
+                              "enough to follow each move (training slows down with it).")
+        controls.addWidget(self.speed)
+        self.watch = QPushButton("Watch agent")
+        self.watch.setToolTip("The trained or loaded agent plays (greedy, epsilon 0.01) at "
+                              "the chosen speed. Press again to stop.")
+        controls.addWidget(self.watch)
+        self.human = QCheckBox("Play yourself")
+        self.human.setToolTip("While watching, you play instead: click the game and use the "
+                              "arrow keys and Space.")
+        controls.addWidget(self.human)
+        controls.addStretch(1)
+        grid.addLayout(controls, 2, 0, 1, 2)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 2)
+        grid.setRowStretch(0, 1)
+
+
+class CurvesView(pg.GraphicsLayoutWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.returns_plot = self.addPlot(row=0, col=0, title="Return per episode")
+        self.returns_plot.setLabel("bottom", "episode")
+        self.returns_plot.addLegend(offset=(10, 10))
+        self.raw = self.returns_plot.plot(pen=pg.mkPen((120, 120, 160, 120)), name="episode")
+        self.avg = self.returns_plot.plot(pen=pg.mkPen((80, 140, 255), width=2),
+                                          name="average of 20")
+        self.q_plot = self.addPlot(row=1, col=0, title="Average max-Q on fixed states")
+        self.q_plot.setLabel("bottom", "step")
+        self.q_curve = self.q_plot.plot(pen=pg.mkPen((255, 140, 40), width=2))
+        self.setToolTip("Returns are noisy: the average of 20 shows the trend. The average "
+                        "of max_a Q(s, a) over 500 states met by random play is the DQN "
+                        "paper's smooth measure of progress.")
+        self.reset_curves()
+
+    def reset_curves(self) -> None:
+        self.returns: list[float] = []
+        self.avg_q: list[tuple[int, float]] = []
+        self.raw.setData([], [])
+        self.avg.setData([], [])
+        self.q_curve.setData([], [])
+
+    def add_return(self, value: float) -> None:
+        self.returns.append(value)
+        r = np.asarray(self.returns)
+        x = np.arange(1, len(r) + 1)
+        csum = np.concatenate([[0.0], np.cumsum(r)])
+        lo = np.maximum(0, np.arange(len(r)) - 19)
+        self.raw.setData(x, r)
+        self.avg.setData(x, (csum[1:] - csum[lo]) / (np.arange(len(r)) - lo + 1))
+
+    def add_q(self, step: int, value: float) -> None:
+        self.avg_q.append((step, value))
+        self.q_curve.setData(*map(np.asarray, zip(*self.avg_q)))
+
+
+class DQNTab(FamilyTab):
+    def __init__(self, parent=None):
+        super().__init__("dqn", parent)
+        self.play = PlayView(self._keys_changed)
+        self.panel.add_view(self.play, "Game", "The game, what the network sees, Q-values")
+        self.curves = CurvesView()
+        self.panel.replace_epoch_plots(self.curves)  # progress here is episodes, not epochs
+        self.add_about(ABOUT)
+        self.display: dqn.Display | None = None  # the running trainer's or watcher's
+        self.actions: list[str] = []
+        self.agent = None  # (model, config) of the last finished or loaded agent
+        self.watcher = ExperimentWorker(self, dqn.EVENT_INTERVAL_MS)
+        self.watcher.events.connect(self._on_events)
+        self.watcher.finished.connect(self._watch_finished)
+        self.panel.events.connect(self._on_events)
+        self.panel.finished.connect(self._on_finished)
+        self.panel.loaded.connect(self._on_loaded)
+        self.panel.model_changed.connect(self._training_started)
+        self.play.live.toggled.connect(self._apply_display)
+        self.play.speed.currentIndexChanged.connect(self._apply_display)
+        self.play.human.toggled.connect(self._human_toggled)
+        self.play.watch.clicked.connect(self.toggle_watch)
+        self.panel.form.editors["game"].activated.connect(self._game_chosen)
+        self._set_watch_state()
+
+    def _game_chosen(self, *_):
+        """Switching between CartPole and Atari switches to the settings that suit it
+        (only when the person picks a game, not when stored settings are restored)."""
+        values = self.panel.form.values()
+        if dqn.is_atari(values["game"]):
+            changed = {**values, **dqn.ATARI_SETTINGS}
+            words = "the DQN paper's settings for Atari"
+        else:
+            defaults = dqn.Config().__dict__
+            changed = {**values, **{k: defaults[k] for k in dqn.ATARI_SETTINGS}}
+            words = "the settings tuned for CartPole"
+        if changed != values:
+            self.panel.form.set_values(changed)
+            self.panel.log_message(f"Switched to {words}.")
+
+    # ------------------------------------------------------------ events
+    def _on_events(self, batch: list) -> None:
+        screen = q = None
+        for event in batch:
+            if isinstance(event, ImageEvent) and event.name == "screen":
+                screen = event.images
+            elif isinstance(event, Artifact):
+                if event.name == "q":
+                    q = event.value
+                elif event.name == "display":
+                    self.display = event.value
+                    self._apply_display()
+                elif event.name == "actions":
+                    self.actions = event.value
+                    self.play.q.set_names(self.actions)
+                elif event.name == "episode":
+                    if not event.value.get("watch"):
+                        self.curves.add_return(event.value["return"])
+                    else:
+                        self.play.stats.setText(f"Game {event.value['episode']} over: "
+                                                f"return {event.value['return']:.0f}.")
+                elif event.name == "avg_q":
+                    self.curves.add_q(*event.value)
+                elif event.name == "stats":
+                    self._show_stats(event.value)
+        if screen is not None and self.play.live.isChecked():
+            self.play.game.show_screen(screen)
+        if q is not None and self.play.live.isChecked():
+            values, action, state = q
+            self.play.q.set_values(values, action)
+            self._show_state(state)
+
+    def _show_state(self, state: np.ndarray) -> None:
+        atari = state.ndim == 3
+        self.play.sees.setVisible(atari)
+        if atari:  # 4 frames of 84x84
+            self.play.sees_note.setText("What the network sees: the last 4 frames, 84x84 "
+                                        "grey (oldest top left).")
+            self.play.sees.set_images(np.moveaxis(state, -1, 0) / 255.0, columns=2)
+        else:
+            names = ["cart position", "cart velocity", "pole angle", "pole angular velocity"]
+            self.play.sees_note.setText("What the network sees: four numbers.<br>" +
+                                        "<br>".join(f"{n}: {v:+.3f}" for n, v in
+                                                    zip(names, state)))
+
+    def _show_stats(self, s: dict) -> None:
+        phase = "learning" if s["learning"] else "warming up (no learning yet)"
+        self.play.stats.setText(
+            f"Step {s['step']:,} · ε = {s['epsilon']:.3f} · replay "
+            f"{s['replay']:,}/{s['capacity']:,} · {s['steps_per_second']:.0f} steps/s · "
+            f"{phase}")
+
+    def _training_started(self, model) -> None:
+        if self.panel.is_running():
+            if self.watcher.is_running():
+                self.watcher.stop()
+            self.curves.reset_curves()
+
+    def _on_finished(self, done) -> None:
+        self.display = None
+        if done.result is not None:
+            self._set_agent(done.result)
+
+    def _on_loaded(self, trained) -> None:
+        self._set_agent(trained)
+        self.curves.reset_curves()
+        for r in trained.meta.get("training", {}).get("returns", []):
+            self.curves.add_return(float(r))
+        for step, value in trained.meta.get("training", {}).get("avg_q", []):
+            self.curves.add_q(int(step), float(value))
+        self.play.stats.setText(f"Loaded an agent for {trained.meta.get('game', '?')}, "
+                                f"trained {trained.meta.get('step', 0):,} steps. Press "
+                                "Watch agent.")
+
+    def _set_agent(self, trained) -> None:
+        self.agent = (trained.model, from_dict(dqn.Config, trained.meta.get("config", {})))
+        self.actions = list(trained.meta.get("action_names", self.actions))
+        self.play.q.set_names(self.actions)
+        self._set_watch_state()
+
+    # ------------------------------------------------------------ display and keys
+    def _apply_display(self, *_):
+        if self.display is None:
+            return
+        fps = SPEEDS[self.play.speed.currentIndex()][1]
+        self.display.live = self.play.live.isChecked()
+        self.display.fps = fps or 15.0  # full speed still samples the screen 15 times/s
+        self.display.paced = fps > 0 or self.watcher.is_running()
+
+    def _human_toggled(self, on: bool) -> None:
+        if on:
+            self.play.game.setFocus()
+        self._keys_changed()
+
+    def _keys_changed(self) -> None:
+        if self.display is None:
+            return
+        self.display.human_action = (action_for(self.play.game.pressed, self.actions)
+                                     if self.play.human.isChecked() else None)
+
+    # ------------------------------------------------------------ watching
+    def toggle_watch(self) -> None:
+        if self.watcher.is_running():
+            self.watcher.stop()
+            return
+        if self.agent is None or self.panel.is_running():
+            return
+        model, config = self.agent
+        self.display = dqn.Display()
+        self._apply_display()
+        self._keys_changed()
+        self.watcher.start(partial(self._watch, model, config, self.display))
+        self._set_watch_state()
+
+    @staticmethod
+    def _watch(model, config, display, reporter):
+        reporter.emit(dqn.watch(model, config, display, reporter))
+
+    def _watch_finished(self, done) -> None:
+        self.display = None
+        if done.message:
+            self.panel.log_message(done.message)
+        if done.status == "failed":
+            self.panel.show_error(done.message)
+        self._set_watch_state()
+
+    def _set_watch_state(self) -> None:
+        running = self.watcher.is_running()
+        self.play.watch.setText("Stop watching" if running else "Watch agent")
+        self.play.watch.setEnabled(running or self.agent is not None)
+
+    def shutdown(self) -> bool:
+        self.watcher.stop()
+        ended = super().shutdown()
+        return ended and not self.watcher.is_running()
+
+
+if __name__ == "__main__":
+    from app.main_window import run_standalone
+
+    run_standalone(DQNTab)

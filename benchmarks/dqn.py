@@ -1,0 +1,198 @@
+"""Measure deep Q-learning: CartPole learning (steps and time until the 20-episode average
+return reaches 475, several seeds), Pong agent steps per second on this machine, and the
+GUI while it trains (event-loop lag, steps per second with the live view on and off).
+
+    python benchmarks/dqn.py            # about 10 minutes on 2 cores
+    python benchmarks/dqn.py --quick    # a smoke pass
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["DLE_HOME"] = tempfile.mkdtemp(prefix="dle-bench-")
+
+import numpy as np  # noqa: E402
+
+from nets import dqn, runner  # noqa: E402
+from nets.progress import Artifact, Controls, ListReporter  # noqa: E402
+
+TABLES: dict[str, list[dict]] = {}
+
+
+def table(name: str, rows: list[dict]) -> str:
+    TABLES[name] = rows
+    keys = list(rows[0])
+    lines = [f"### {name}", "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+    text = "\n".join(lines) + "\n"
+    print(text, flush=True)
+    return text
+
+
+class StopAtTarget(ListReporter):
+    """Stops the run once the average return of the last 20 episodes reaches the target."""
+
+    def __init__(self, target: float):
+        super().__init__(Controls())
+        self.target, self.returns, self.solved_at = target, [], None
+        self.t0 = time.perf_counter()
+
+    def emit(self, event):
+        if isinstance(event, Artifact) and event.name == "episode":
+            self.returns.append(event.value["return"])
+            if len(self.returns) >= 20 and np.mean(self.returns[-20:]) >= self.target \
+                    and self.solved_at is None:
+                self.solved_at = (event.value["step"], time.perf_counter() - self.t0)
+                self.controls.stop()
+        elif isinstance(event, Artifact):
+            return  # screens and Q-values are not needed here
+        super().emit(event)
+
+
+def bench_cartpole(quick: bool) -> str:
+    rows = []
+    cfg = dqn.Config(total_steps=5_000 if quick else 100_000)
+    for seed in ((0,) if quick else (0, 1, 2)):
+        rep = StopAtTarget(475.0)
+        done = runner.execute(runner.RunRequest("dqn", cfg, "", seed, autosave=False), rep)
+        solved = rep.solved_at
+        rows.append({"seed": seed, "reached 475": "yes" if solved else "no",
+                     "steps": f"{solved[0]:,}" if solved else f"> {cfg.total_steps:,}",
+                     "seconds": round(solved[1]) if solved else round(
+                         time.perf_counter() - rep.t0),
+                     "best 20-episode average": round(max(
+                         np.convolve(rep.returns, np.ones(20) / 20, "valid"), default=0), 1),
+                     "status": done.status})
+    return table("CartPole-v1: steps until the average return of 20 episodes reaches 475 "
+                 "(default settings, training episodes with exploration)", rows)
+
+
+def steps_per_second(cfg, seconds: float, live: bool) -> float:
+    """Training steps per second after the warm-up, measured from the stats events."""
+    controls = Controls()
+    stats = []
+
+    class Rep(ListReporter):
+        def emit(self, event):
+            if isinstance(event, Artifact) and event.name == "display":
+                event.value.live = live
+            if isinstance(event, Artifact) and event.name == "stats":
+                stats.append((time.perf_counter(), event.value["step"]))
+                if event.value["learning"] and not hasattr(self, "t_learn"):
+                    self.t_learn = time.perf_counter()
+                if hasattr(self, "t_learn") and time.perf_counter() - self.t_learn > seconds:
+                    controls.stop()
+
+    rep = Rep(controls)
+    runner.execute(runner.RunRequest("dqn", cfg, "", autosave=False), rep)
+    learning = [(t, s) for t, s in stats if t >= getattr(rep, "t_learn", 0)]
+    (t0, s0), (t1, s1) = learning[0], learning[-1]
+    return (s1 - s0) / (t1 - t0)
+
+
+def bench_pong_speed(quick: bool) -> str:
+    rows = []
+    for train_every in (4,):
+        cfg = dqn.Config(game="Pong", learning_starts=500, replay_capacity=20_000,
+                         batch_size=32, train_every=train_every, total_steps=10**6)
+        sps = steps_per_second(cfg, 10 if quick else 40, live=False)
+        rows.append({"game": "Pong", "network": "Nature DQN", "minibatch": 32,
+                     "gradient step every": train_every, "agent steps/s (learning)":
+                     round(sps, 1), "hours for 10M steps": round(1e7 / sps / 3600)})
+    return table("Pong training speed on this machine (no live view)", rows)
+
+
+def bench_gui(quick: bool) -> str:
+    """The tab training Pong in-process: GUI event-loop lag and steps/s, live view on/off."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.tabs.dqn import DQNTab
+
+    app = QApplication.instance() or QApplication([])
+    seconds = 10 if quick else 40
+    rows = []
+    for live in (True, False):
+        tab = DQNTab()
+        tab.resize(1400, 850)
+        tab.show()
+        form = tab.panel.form
+        form.editors["game"].setCurrentText("Pong")
+        for name, v in {"total_steps": 10**6, "learning_starts": 500,
+                        "replay_capacity": 20_000, "batch_size": 32, "train_every": 4}.items():
+            form.editors[name].setValue(v)
+        tab.play.live.setChecked(live)
+        lags, stats = [], []
+        tick = {"t": time.perf_counter()}
+
+        def beat():
+            now = time.perf_counter()
+            lags.append(max(0.0, now - tick["t"] - 0.010))
+            tick["t"] = now
+
+        timer = QTimer()
+        timer.setInterval(10)
+        timer.timeout.connect(beat)
+        tab.panel.events.connect(lambda batch: stats.extend(
+            (time.perf_counter(), e.value["step"]) for e in batch
+            if isinstance(e, Artifact) and e.name == "stats" and e.value["learning"]))
+        tab.panel.start()
+        timer.start()
+        t_end = time.perf_counter() + 15 + seconds  # TF start-up and warm-up first
+        while time.perf_counter() < t_end:
+            app.processEvents()
+            time.sleep(0.001)
+        timer.stop()
+        tab.panel.stop()
+        while tab.panel.is_running():
+            app.processEvents()
+            time.sleep(0.01)
+        tab.shutdown()
+        tab.deleteLater()
+        learning = [p for p in stats if p[0] > stats[0][0] + 5] if stats else []
+        sps = ((learning[-1][1] - learning[0][1]) / (learning[-1][0] - learning[0][0])
+               if len(learning) > 1 else float("nan"))
+        ms = sorted(1000 * v for v in lags[len(lags) // 4:])  # after start-up
+        rows.append({"live view": "on" if live else "off",
+                     "agent steps/s": round(sps, 1),
+                     "event-loop lag p50 ms": round(statistics.median(ms), 1),
+                     "event-loop lag p99 ms (target <= 50)": round(
+                         ms[min(len(ms) - 1, int(0.99 * len(ms)))], 1)})
+    rows.append({"live view": "ratio on/off (target >= 0.9)",
+                 "agent steps/s": round(rows[0]["agent steps/s"] / rows[1]["agent steps/s"],
+                                        2), "event-loop lag p50 ms": "",
+                 "event-loop lag p99 ms (target <= 50)": ""})
+    return table("The tab training Pong in a thread: GUI responsiveness and speed", rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=("cartpole", "pong", "gui"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = parser.parse_args()
+    benches = {"cartpole": bench_cartpole, "pong": bench_pong_speed, "gui": bench_gui}
+    chosen = [benches[args.only]] if args.only else list(benches.values())
+    text = "".join(f(args.quick) for f in chosen)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "dqn.md").write_text(text)
+    (out / "dqn.json").write_text(json.dumps(TABLES, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

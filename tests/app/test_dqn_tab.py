@@ -1,0 +1,59 @@
+"""The deep Q-learning tab driven as a person would: train briefly, watch, play."""
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from app.tabs import dqn as tabmod
+from app.tabs.dqn import DQNTab
+
+
+@pytest.fixture
+def tab(open_tab):
+    return open_tab(DQNTab)
+
+
+def test_keys_map_to_the_games_actions():
+    pong = ["noop", "fire", "right", "left", "right fire", "left fire"]
+    assert tabmod.action_for(set(), pong) == 0
+    assert tabmod.action_for({"left"}, pong) == 3
+    assert tabmod.action_for({"right", "fire"}, pong) == 4
+    assert tabmod.action_for({"up"}, pong) is None
+    cartpole = ["push left", "push right"]
+    assert tabmod.action_for({"right"}, cartpole) == 1
+    assert tabmod.action_for(set(), cartpole) is None
+
+
+def test_short_run_updates_game_view_and_curves_then_watch_and_play(qtbot, tab, tmp_path):
+    form = tab.panel.form
+    for name, v in {"total_steps": 600, "learning_starts": 100, "batch_size": 16}.items():
+        form.editors[name].setValue(v)
+    form.editors["game"].setCurrentText("CartPole-v1")
+    with qtbot.waitSignal(tab.panel.finished, timeout=120000) as blocker:
+        tab.panel.start()
+    assert blocker.args[0].status == "finished", blocker.args[0].message
+    assert tab.play.game.image.image is not None
+    assert len(tab.play.q.values) == 2 and tab.curves.returns
+    assert tab.curves.avg_q and "steps/s" in tab.play.stats.text()
+    assert tab.panel.loss_plot.steps.n > 0
+
+    assert tab.play.watch.isEnabled()
+    tab.play.speed.setCurrentIndex(1)  # 60 steps/s
+    tab.play.watch.click()
+    assert tab.watcher.is_running()
+    tab.play.human.setChecked(True)
+    QTest.keyPress(tab.play.game, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: tab.display is not None and tab.display.human_action == 1,
+                    timeout=5000)
+    QTest.keyRelease(tab.play.game, Qt.Key.Key_Right)
+    with qtbot.waitSignal(tab.watcher.finished, timeout=10000):
+        tab.play.watch.click()  # stop watching
+    assert tab.play.watch.text() == "Watch agent"
+
+    assert tab.panel.save_model_to(tmp_path / "agent.keras")
+    fresh = DQNTab()
+    qtbot.addWidget(fresh)
+    try:
+        assert fresh.panel.load_model_from(tmp_path / "agent.keras")
+        assert fresh.play.watch.isEnabled() and fresh.curves.returns
+    finally:
+        fresh.shutdown()
