@@ -438,7 +438,7 @@ class Learner:
         # The paper's error clipping (Huber) suits clipped Atari rewards; CartPole's values
         # grow to about 100, where a clipped gradient learns them too slowly (CleanRL uses
         # the squared error there).
-        huber = (keras.losses.Huber() if is_atari(config.game)
+        error = (keras.losses.Huber() if is_atari(config.game)
                  else keras.losses.MeanSquaredError())
         gamma = float(config.gamma)
         q, target, opt = self.q, self.target, self.optimizer
@@ -449,10 +449,10 @@ class Learner:
             with tf.GradientTape() as tape:
                 values = q(s, training=True)
                 chosen = tf.gather(values, a, axis=1, batch_dims=1)
-                loss = huber(y, chosen)
+                loss = error(y, chosen)
             grads = tape.gradient(loss, q.trainable_variables)
             opt.apply_gradients(zip(grads, q.trainable_variables))
-            return loss, tf.reduce_mean(chosen)
+            return loss
 
         @tf.function(reduce_retracing=True)
         def values(s):
@@ -543,7 +543,7 @@ def train(request, reporter):
                           first_step=start_step))
     t0, last_emit, last_screen, last_q_probe = time.monotonic(), 0.0, 0.0, time.monotonic()
     steps_t0, steps_at = time.monotonic(), start_step
-    episode_return, episode_len, loss, mean_q = 0.0, 0, float("nan"), float("nan")
+    episode_return, episode_len, loss = 0.0, 0, float("nan")
     obs = game.reset()
     state = stack.reset(obs)
     first = True
@@ -577,8 +577,7 @@ def train(request, reporter):
                 episode_return, episode_len = 0.0, 0
             if step > config.learning_starts and step % config.train_every == 0 and \
                     memory.size > config.batch_size:
-                loss_t, q_t = learner.train_step(*memory.sample(config.batch_size, rng))
-                loss, mean_q = float(loss_t), float(q_t)
+                loss = float(learner.train_step(*memory.sample(config.batch_size, rng)))
             if step % config.target_update == 0:
                 learner.sync_target()
             now = time.monotonic()
