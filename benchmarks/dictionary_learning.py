@@ -17,38 +17,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ["DLE_HOME"] = tempfile.mkdtemp(prefix="dle-bench-")
+from common import RESULTS, Tables  # first: sets up the environment
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from nets import data, kmeans, runner  # noqa: E402
-from nets import patches as P  # noqa: E402
-from nets import sparse_coding as sc  # noqa: E402
-from nets.progress import Artifact, ListReporter  # noqa: E402
+from nets import data, kmeans, runner
+from nets import patches as P
+from nets import sparse_coding as sc
+from nets.progress import Artifact, ListReporter
 
-TABLES: dict[str, list[dict]] = {}
-
-
-def table(name: str, rows: list[dict]) -> str:
-    TABLES[name] = rows
-    keys = list(rows[0])
-    lines = [f"### {name}", "", "| " + " | ".join(keys) + " |",
-             "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    text = "\n".join(lines) + "\n"
-    print(text, flush=True)
-    return text
+TABLES = Tables()
 
 
 def whitened_digit_patches(count: int, seed: int = 0) -> np.ndarray:
@@ -58,7 +40,7 @@ def whitened_digit_patches(count: int, seed: int = 0) -> np.ndarray:
     return P.Whitening.fit(p, 0.1).apply(p)
 
 
-def bench_kmeans_speed(quick: bool) -> str:
+def bench_kmeans_speed(quick: bool) -> None:
     """Seconds each needs for its clustering; ours runs 1, 2, ... passes (each run timed
     afresh) until its inertia is no higher than scikit-learn's, and that run is compared.
     scikit-learn runs with its defaults (k-means++, batches of 1,024, its own early stop)."""
@@ -86,11 +68,11 @@ def bench_kmeans_speed(quick: bool) -> str:
                      "time ratio (target <= 1.0)": round(t_ours / t_theirs, 2),
                      "ours inertia": round(i_ours), "scikit-learn inertia": round(i_theirs),
                      "inertia ratio (<= 1.0)": round(i_ours / i_theirs, 4)})
-    return table("K-means: ours (TensorFlow, batches of 4,096) vs scikit-learn "
-                 "MiniBatchKMeans, same whitened 6x6 digit patches, 2 CPU cores", rows)
+    TABLES.add("K-means: ours (TensorFlow, batches of 4,096) vs scikit-learn "
+               "MiniBatchKMeans, same whitened 6x6 digit patches, 2 CPU cores", rows)
 
 
-def bench_study(quick: bool) -> str:
+def bench_study(quick: bool) -> None:
     cfg = kmeans.Config(mode="study", study_clusters="20,50" if quick else
                         "50,100,200,400,800",
                         patches=20_000 if quick else 100_000,
@@ -110,26 +92,27 @@ def bench_study(quick: bool) -> str:
                 hit = next(r for r in rows if (r["K"], r["encoding"], r["whiten"]) == (k, e, w))
                 line[f"{e}{' + ZCA' if w else ''}"] = f"{hit['accuracy']:.1%}"
         out.append(line)
-    return table(f"Study on the bundled digits (4,000 train / 1,000 held out), held-out "
-                 f"accuracy, whole grid in {time.perf_counter() - t0:.0f} s", out)
+    TABLES.add(f"Study on the bundled digits (4,000 train / 1,000 held out), held-out "
+               f"accuracy, whole grid in {time.perf_counter() - t0:.0f} s", out)
 
 
-def bench_cifar(quick: bool) -> str:
+def bench_cifar(quick: bool) -> None:
     cached = any((d / "cifar-10-batches-py").exists() or (d / "cifar-10-batches-py.tar.gz")
                  .exists() for d in data.keras_cache_dirs())
     if quick or not cached:
-        return table("CIFAR-10, K = 1600, triangle", [{
+        TABLES.add("CIFAR-10, K = 1600, triangle", [{
             "result": "not measured", "why": "quick pass" if quick else
             "CIFAR-10 is not in the Keras cache and this machine has no network"}])
+        return
     cfg = kmeans.Config(clusters=1600, patches=400_000, kmeans_epochs=10)
     rep = ListReporter()
     t0 = time.perf_counter()
     done = runner.execute(runner.RunRequest("kmeans", cfg, "cifar10", autosave=False), rep)
-    return table("CIFAR-10, K = 1600, triangle (paper: 77.9%)", [{
+    TABLES.add("CIFAR-10, K = 1600, triangle (paper: 77.9%)", [{
         "result": done.message, "seconds": round(time.perf_counter() - t0)}])
 
 
-def bench_sparse_coding(quick: bool) -> str:
+def bench_sparse_coding(quick: bool) -> None:
     from sklearn.decomposition import MiniBatchDictionaryLearning
 
     cfg = sc.Config(patch_size=8, atoms=64 if quick else 128, sparsity=0.1,
@@ -164,9 +147,9 @@ def bench_sparse_coding(quick: bool) -> str:
              "held-out objective": round(held_out_objective(model.atoms), 4)},
             {"method": "scikit-learn MiniBatchDictionaryLearning", "seconds": round(t_sk, 2),
              "held-out objective": round(held_out_objective(theirs.components_), 4)}]
-    text = table(f"Sparse coding: {cfg.atoms} atoms, {len(x):,} 8x8 photo patches, "
-                 f"lambda {cfg.sparsity}, {cfg.epochs} passes; both dictionaries scored "
-                 "by the same coder (500 FISTA iterations) on 2,000 other patches", rows)
+    TABLES.add(f"Sparse coding: {cfg.atoms} atoms, {len(x):,} 8x8 photo patches, "
+               f"lambda {cfg.sparsity}, {cfg.epochs} passes; both dictionaries scored "
+               "by the same coder (500 FISTA iterations) on 2,000 other patches", rows)
     timing_rows = []
     for patch, atoms in ((8, cfg.atoms), (28, 256)):
         c = dataclasses.replace(cfg, patch_size=patch, atoms=atoms)
@@ -180,26 +163,23 @@ def bench_sparse_coding(quick: bool) -> str:
                             "FISTA iterations": t["iterations"],
                             "autoencoder encoder ms": round(1000 * t["autoencoder"], 3),
                             "ratio": round(t["sparse_coding"] / t["autoencoder"], 1)})
-    return text + table("Coding one image: optimisation vs one forward pass (median)",
-                        timing_rows)
+    TABLES.add("Coding one image: optimisation vs one forward pass (median)",
+               timing_rows)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a fast smoke pass")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     import tensorflow as tf
 
     print(f"TensorFlow {tf.__version__}, devices: "
           f"{[d.device_type for d in tf.config.list_physical_devices()]}, "
           f"{os.cpu_count()} CPU cores\n", flush=True)
-    text = "".join(f(args.quick) for f in (bench_kmeans_speed, bench_study, bench_cifar,
-                                            bench_sparse_coding))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "dictionary_learning.md").write_text(text)
-    (out / "dictionary_learning.json").write_text(json.dumps(TABLES, indent=1))
+    for bench in (bench_kmeans_speed, bench_study, bench_cifar, bench_sparse_coding):
+        bench(args.quick)
+    TABLES.write(args.out, "dictionary_learning")
     return 0
 
 

@@ -8,37 +8,18 @@ GUI while it trains (event-loop lag, steps per second with the live view on and 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ["DLE_HOME"] = tempfile.mkdtemp(prefix="dle-bench-")
+from common import RESULTS, Tables  # first: sets up the environment
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from nets import dqn, runner  # noqa: E402
-from nets.progress import Artifact, Controls, ListReporter  # noqa: E402
+from nets import dqn, runner
+from nets.progress import Artifact, Controls, ListReporter
 
-TABLES: dict[str, list[dict]] = {}
-
-
-def table(name: str, rows: list[dict]) -> str:
-    TABLES[name] = rows
-    keys = list(rows[0])
-    lines = [f"### {name}", "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    text = "\n".join(lines) + "\n"
-    print(text, flush=True)
-    return text
+TABLES = Tables()
 
 
 class StopAtTarget(ListReporter):
@@ -61,7 +42,7 @@ class StopAtTarget(ListReporter):
         super().emit(event)
 
 
-def bench_cartpole(quick: bool) -> str:
+def bench_cartpole(quick: bool) -> None:
     rows = []
     cfg = dqn.Config(total_steps=5_000 if quick else 100_000)
     for seed in ((0,) if quick else (0, 1, 2)):
@@ -75,8 +56,8 @@ def bench_cartpole(quick: bool) -> str:
                      "best 20-episode average": round(max(
                          np.convolve(rep.returns, np.ones(20) / 20, "valid"), default=0), 1),
                      "status": done.status})
-    return table("CartPole-v1: steps until the average return of 20 episodes reaches 475 "
-                 "(default settings, training episodes with exploration)", rows)
+    TABLES.add("CartPole-v1: steps until the average return of 20 episodes reaches 475 "
+               "(default settings, training episodes with exploration)", rows)
 
 
 def steps_per_second(cfg, seconds: float, live: bool) -> float:
@@ -102,7 +83,7 @@ def steps_per_second(cfg, seconds: float, live: bool) -> float:
     return (s1 - s0) / (t1 - t0)
 
 
-def bench_pong_speed(quick: bool) -> str:
+def bench_pong_speed(quick: bool) -> None:
     rows = []
     for train_every in (4,):
         cfg = dqn.Config(game="Pong", learning_starts=500, replay_capacity=20_000,
@@ -111,10 +92,10 @@ def bench_pong_speed(quick: bool) -> str:
         rows.append({"game": "Pong", "network": "Nature DQN", "minibatch": 32,
                      "gradient step every": train_every, "agent steps/s (learning)":
                      round(sps, 1), "hours for 10M steps": round(1e7 / sps / 3600)})
-    return table("Pong training speed on this machine (no live view)", rows)
+    TABLES.add("Pong training speed on this machine (no live view)", rows)
 
 
-def bench_gui(quick: bool) -> str:
+def bench_gui(quick: bool) -> None:
     """The tab training Pong in-process: GUI event-loop lag and steps/s, live view on/off."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -174,22 +155,20 @@ def bench_gui(quick: bool) -> str:
                  "agent steps/s": round(rows[0]["agent steps/s"] / rows[1]["agent steps/s"],
                                         2), "event-loop lag p50 ms": "",
                  "event-loop lag p99 ms (target <= 50)": ""})
-    return table("The tab training Pong in a thread: GUI responsiveness and speed", rows)
+    TABLES.add("The tab training Pong in a thread: GUI responsiveness and speed", rows)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=("cartpole", "pong", "gui"))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     benches = {"cartpole": bench_cartpole, "pong": bench_pong_speed, "gui": bench_gui}
     chosen = [benches[args.only]] if args.only else list(benches.values())
-    text = "".join(f(args.quick) for f in chosen)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "dqn.md").write_text(text)
-    (out / "dqn.json").write_text(json.dumps(TABLES, indent=1))
+    for bench in chosen:
+        bench(args.quick)
+    TABLES.write(args.out, "dqn")
     return 0
 
 

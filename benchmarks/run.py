@@ -15,18 +15,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Benchmarks must not read or write the person's settings and autosaves.
-_SCRATCH = Path(tempfile.mkdtemp(prefix="dle-bench-"))
-os.environ["DLE_HOME"] = str(_SCRATCH / "home")
+from common import ROOT, SCRATCH  # first: sets up the environment
 
 ROWS: list[dict] = []
 
@@ -61,7 +53,7 @@ def bench_startup(repeats: int) -> None:
     visible, ready = [], []
     for _ in range(repeats):
         env = {**os.environ, "DLE_STARTUP_PROBE": "1",
-               "XDG_CONFIG_HOME": str(_SCRATCH / "config")}
+               "XDG_CONFIG_HOME": str(SCRATCH / "config")}
         t0 = time.time()
         out = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env,
                              capture_output=True, text=True, timeout=120).stdout

@@ -122,6 +122,13 @@ def replay_bytes(config: Config) -> int:
 
 def available_memory() -> int | None:
     """Bytes of memory free for a new allocation, or None if this system will not say."""
+    try:  # Linux: MemAvailable counts the page cache the system would give back
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -199,14 +206,13 @@ class ReplayBuffer:
     def valid(self, idx: np.ndarray) -> np.ndarray:
         """Slots whose state and (if not terminal) next state are wholly in memory."""
         age = (idx - self.head) % self.capacity if self.size == self.capacity else idx
-        return (idx < self.size) & (age >= self.history - 1) & (self.done[idx] |
-                                                                 self.has_next[idx])
+        return (age >= self.history - 1) & (self.done[idx] | self.has_next[idx])
 
     def sample(self, n: int, rng: np.random.Generator):
         """(states, actions, rewards, next states, dones) of n random valid transitions."""
         idx = np.empty(0, np.int64)
         for _ in range(100):
-            draw = rng.integers(0, self.size, 2 * n)
+            draw = rng.integers(0, max(self.size, 1), 2 * n)
             idx = np.concatenate([idx, draw[self.valid(draw)]])
             if len(idx) >= n:
                 break
@@ -520,7 +526,8 @@ def train(request, reporter):
     history_len = HISTORY if is_atari(config.game) else 1
     stack = FrameStack(game.obs_shape, game.obs_dtype, history_len)
     memory = ReplayBuffer(config.replay_capacity, game.obs_shape, game.obs_dtype, history_len)
-    learner = Learner(config, stack.reset(game.reset()).shape, game.n_actions)
+    state_shape = stack.reset(game.reset()).shape
+    learner = Learner(config, state_shape, game.n_actions)
     if found is not None:
         storage.load_weights(learner.q, found[0])
         learner.sync_target()
@@ -532,7 +539,7 @@ def train(request, reporter):
     reporter.emit(Artifact("model", learner.q))
     probe = held_out_states(game, stack, 500, np.random.default_rng(request.seed + 1))
     meta = config_meta(request, game=config.game, action_names=game.action_names,
-                       obs_shape=list(stack.reset(game.reset()).shape))
+                       obs_shape=list(state_shape))
 
     def snapshot(step):
         return {**meta, "step": step, "epoch": step, "training": history}
@@ -541,6 +548,8 @@ def train(request, reporter):
                           f"{config.total_steps:,} steps, replay memory of "
                           f"{config.replay_capacity:,} ({replay_bytes(config) / 2**20:.0f} MB).",
                           first_step=start_step))
+    if start_step:
+        reporter.emit(Artifact("training", history))  # the curves so far
     t0, last_emit, last_screen, last_q_probe = time.monotonic(), 0.0, 0.0, time.monotonic()
     steps_t0, steps_at = time.monotonic(), start_step
     episode_return, episode_len, loss = 0.0, 0, float("nan")
@@ -552,12 +561,15 @@ def train(request, reporter):
     try:
         for step in range(start_step + 1, config.total_steps + 1):
             eps = epsilon_at(step, config)
-            q_values = None
+            explore = rng.random() < eps  # one draw: a random action with chance eps
             show = display.live and time.monotonic() - last_screen >= 1 / max(display.fps, 1)
-            if show or rng.random() >= eps:
-                q_values = learner.q_values(state)
-            action = int(rng.integers(game.n_actions)) if rng.random() < eps or \
-                q_values is None else int(np.argmax(q_values))
+            q_values = learner.q_values(state) if show or not explore else None
+            action = int(rng.integers(game.n_actions)) if explore else \
+                int(np.argmax(q_values))
+            if show:  # the screen, the state, its Q-values and the action, all of one step
+                last_screen = time.monotonic()
+                reporter.emit(ImageEvent("screen", game.screen()))
+                reporter.emit(Artifact("q", (q_values, action, state)))
             obs, reward, raw, done, over, _ = game.step(action)
             memory.add(state[..., -1] if history_len > 1 else state, action, reward, done,
                        first)
@@ -575,16 +587,16 @@ def train(request, reporter):
                                                    "return": episode_return,
                                                    "length": episode_len, "step": step}))
                 episode_return, episode_len = 0.0, 0
-            if step > config.learning_starts and step % config.train_every == 0 and \
-                    memory.size > config.batch_size:
-                loss = float(learner.train_step(*memory.sample(config.batch_size, rng)))
+            if step > config.learning_starts and step % config.train_every == 0:
+                try:
+                    batch = memory.sample(config.batch_size, rng)
+                except ValueError:  # too few complete transitions yet (a tiny warm-up)
+                    batch = None
+                if batch is not None:
+                    loss = float(learner.train_step(*batch))
             if step % config.target_update == 0:
                 learner.sync_target()
             now = time.monotonic()
-            if show:
-                last_screen = now
-                reporter.emit(ImageEvent("screen", game.screen()))
-                reporter.emit(Artifact("q", (q_values, action, state)))
             if now - last_emit >= 0.1:
                 sps = (step - steps_at) / max(now - steps_t0, 1e-9)
                 if now - steps_t0 > 2:
@@ -675,11 +687,11 @@ def watch(model, config: Config, display: Display, reporter, epsilon: float = 0.
                 action = human if human is not None else (
                     int(rng.integers(game.n_actions)) if rng.random() < epsilon
                     else int(np.argmax(q_values)))
+                reporter.emit(ImageEvent("screen", game.screen()))
+                reporter.emit(Artifact("q", (q_values, action, state)))
                 obs, _, raw, done, over, _ = game.step(action)
                 total += raw
                 state = stack.reset(obs) if done and not over else stack.push(obs)
-                reporter.emit(ImageEvent("screen", game.screen()))
-                reporter.emit(Artifact("q", (q_values, action, state)))
                 reporter.controls.checkpoint()
                 if display.fps > 0:
                     time.sleep(max(0.0, 1 / display.fps - (time.monotonic() - t_frame)))

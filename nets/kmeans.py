@@ -10,6 +10,7 @@ is trained on those. The clustering runs in TensorFlow, so on the GPU when there
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass
 
@@ -103,15 +104,8 @@ def squared_distances(x, centers):
 
 
 class KMeansOps:
-    """The compiled pieces of K-means; built once per process (tracing costs ~0.5 s)."""
-
-    _instance = None
-
-    @classmethod
-    def get(cls) -> "KMeansOps":
-        if cls._instance is None:
-            cls._instance = cls()
-        return cls._instance
+    """The compiled pieces of K-means; built once per process (tracing costs ~0.5 s) by
+    `kmeans_ops()`."""
 
     def __init__(self):
         tf = _tf()
@@ -165,6 +159,11 @@ class KMeansOps:
         self.minibatch_step, self.kmeans_plus_plus = minibatch_step, kmeans_plus_plus
 
 
+@functools.cache
+def kmeans_ops() -> KMeansOps:
+    return KMeansOps()
+
+
 def initial_centers(x: np.ndarray, k: int, method: str, rng: np.random.Generator,
                     sample: int | None = None) -> np.ndarray:
     """K starting centroids: k-means++ on a sample of the rows, or K distinct random rows."""
@@ -182,12 +181,12 @@ def initial_centers(x: np.ndarray, k: int, method: str, rng: np.random.Generator
     rows = rng.choice(n, sample, replace=False) if sample < n else np.arange(n)
     xs = tf.constant(x[rows])
     seed = tf.constant(rng.integers(0, 2**31 - 1, 2), tf.int32)
-    return np.array(tf.gather(xs, KMeansOps.get().kmeans_plus_plus(xs, tf.constant(k), seed)))
+    return np.array(tf.gather(xs, kmeans_ops().kmeans_plus_plus(xs, tf.constant(k), seed)))
 
 
 def inertia(x: np.ndarray, centers: np.ndarray, chunk: int = 65536) -> float:
     """Sum over rows of the squared distance to the nearest centroid."""
-    ops = KMeansOps.get()
+    ops = kmeans_ops()
     c = _tf().constant(centers, _tf().float32)
     return float(sum(float(np.sum(ops.assign(x[i:i + chunk], c)[1]))
                      for i in range(0, len(x), chunk)))
@@ -220,7 +219,7 @@ def fit_kmeans(x: np.ndarray, k: int, *, init: str = "k-means++", batch_size: in
     n = len(x)
     if centers is None:
         centers = initial_centers(x, k, init, rng)
-    ops = KMeansOps.get()
+    ops = kmeans_ops()
     c = tf.constant(centers, tf.float32)
     full = batch_size >= n
     xt = tf.constant(x)
@@ -595,7 +594,7 @@ def train(request, reporter):
     except StopRequested:
         return Done("stopped", "Stopped by you while describing the images: the centroids "
                     "are kept; there is no classifier.", result=trained)
-    meta["classifier_trained"] = True
+    meta["classifier_trained"] = done.status == "finished"
     if done.status == "failed":
         return dataclasses.replace(done, result=trained)
     words = ""

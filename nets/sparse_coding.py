@@ -10,6 +10,7 @@ Unlike an autoencoder, coding a new image is itself an optimisation: the tab tim
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -145,15 +146,7 @@ def objective(x, codes, atoms, lam):
 
 
 class CodingOps:
-    """The compiled pieces; built once per process."""
-
-    _instance = None
-
-    @classmethod
-    def get(cls) -> "CodingOps":
-        if cls._instance is None:
-            cls._instance = cls()
-        return cls._instance
+    """The compiled pieces; built once per process by `coding_ops()`."""
 
     def __init__(self):
         tf = _tf()
@@ -195,6 +188,11 @@ class CodingOps:
         self.fista, self.update_atoms = fista, update_atoms
 
 
+@functools.cache
+def coding_ops() -> CodingOps:
+    return CodingOps()
+
+
 def encode(x: np.ndarray, atoms, lam, iterations: int, step_size=None) -> np.ndarray:
     """Sparse codes of prepared rows x for a dictionary (k, d)."""
     tf = _tf()
@@ -202,7 +200,7 @@ def encode(x: np.ndarray, atoms, lam, iterations: int, step_size=None) -> np.nda
     if step_size is None:
         step_size = 1.0 / lipschitz(atoms)
     lam = tf.convert_to_tensor(lam, tf.float32)
-    return np.asarray(CodingOps.get().fista(tf.convert_to_tensor(x, tf.float32), atoms, lam,
+    return np.asarray(coding_ops().fista(tf.convert_to_tensor(x, tf.float32), atoms, lam,
                                             tf.constant(int(iterations)),
                                             tf.convert_to_tensor(step_size, tf.float32)))
 
@@ -316,7 +314,7 @@ def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
     Stop keeps the atoms reached so far (StopRequested is re-raised after storing them).
     """
     tf = _tf()
-    ops = CodingOps.get()
+    ops = coding_ops()
     n, d = x.shape
     k = config.atoms
     if config.init == "random patches":

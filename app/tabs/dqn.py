@@ -5,6 +5,7 @@ Run alone with `python -m app.tabs.dqn`.
 """
 from __future__ import annotations
 
+import traceback
 from functools import partial
 
 import numpy as np
@@ -14,11 +15,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, Q
                                QPushButton, QVBoxLayout, QWidget)
 
 from app.tabs.base import FamilyTab
-from app.widgets.images import ImageGrid
+from app.widgets.images import BarChart, ImageGrid
 from app.worker import ExperimentWorker
-from nets import dqn
+from nets import dqn, runner
 from nets.config import from_dict
-from nets.progress import Artifact, ImageEvent
+from nets.progress import Artifact, Done, ImageEvent
 
 TITLE = "Deep Q-learning"
 ABOUT = """<h3>Deep Q-learning</h3>
@@ -60,35 +61,6 @@ def action_for(pressed: set[str], names: list[str]) -> int | None:
             if n in (candidate, f"push{candidate}"):
                 return i
     return None
-
-
-class QValueBars(pg.PlotWidget):
-    """The Q-value of every action; the one taken is highlighted."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setTitle("Q-values of this state")
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
-        self.addItem(self.bars)
-        self.setToolTip("What the network expects to earn from here with each action. "
-                        "Orange: the action taken (random ones too, while exploring).")
-        self.names: list[str] = []
-        self.values = np.zeros(0)
-
-    def set_names(self, names: list[str]) -> None:
-        self.names = list(names)
-        short = [n.replace(" fire", "+F").replace("push ", "") for n in self.names]
-        self.getAxis("bottom").setTicks([list(enumerate(short))])
-        self.setXRange(-0.6, len(self.names) - 0.4, padding=0)
-
-    def set_values(self, values: np.ndarray, chosen: int) -> None:
-        self.values = np.asarray(values, float)
-        brushes = [pg.mkBrush(255, 160, 40) if i == chosen else pg.mkBrush(90, 130, 220)
-                   for i in range(len(self.values))]
-        self.bars.setOpts(x=np.arange(len(self.values)), height=self.values,
-                          brushes=brushes)
 
 
 class GameView(pg.GraphicsLayoutWidget):
@@ -141,7 +113,9 @@ class PlayView(QWidget):
         side = QVBoxLayout()
         side.addWidget(self.sees_note)
         side.addWidget(self.sees, 1)
-        self.q = QValueBars()
+        self.q = BarChart("Q-values of this state", "What the network expects to earn from "
+                          "here with each action. Orange: the action taken (random ones "
+                          "too, while exploring).")
         self.q.setMinimumHeight(200)
         side.addWidget(self.q, 2)
         self.stats = QLabel("Press Start (F5) to train, or load an agent and press Watch.")
@@ -223,7 +197,8 @@ class DQNTab(FamilyTab):
         self.curves = CurvesView()
         self.panel.replace_epoch_plots(self.curves)  # progress here is episodes, not epochs
         self.add_about(ABOUT)
-        self.display: dqn.Display | None = None  # the running trainer's or watcher's
+        self.train_display: dqn.Display | None = None  # the running trainer's
+        self.watch_display: dqn.Display | None = None  # the running watcher's
         self.actions: list[str] = []
         self.agent = None  # (model, config) of the last finished or loaded agent
         self.watcher = ExperimentWorker(self, dqn.EVENT_INTERVAL_MS)
@@ -264,12 +239,17 @@ class DQNTab(FamilyTab):
             elif isinstance(event, Artifact):
                 if event.name == "q":
                     q = event.value
-                elif event.name == "display":
-                    self.display = event.value
+                elif event.name == "display":  # only training sends one
+                    self.train_display = event.value
                     self._apply_display()
+                elif event.name == "training":  # a resumed run's curves so far
+                    for r in event.value.get("returns", []):
+                        self.curves.add_return(float(r))
+                    for step, value in event.value.get("avg_q", []):
+                        self.curves.add_q(int(step), float(value))
                 elif event.name == "actions":
                     self.actions = event.value
-                    self.play.q.set_names(self.actions)
+                    self._name_actions()
                 elif event.name == "episode":
                     if not event.value.get("watch"):
                         self.curves.add_return(event.value["return"])
@@ -312,11 +292,13 @@ class DQNTab(FamilyTab):
             if self.watcher.is_running():
                 self.watcher.stop()
             self.curves.reset_curves()
+        self._set_watch_state()
 
     def _on_finished(self, done) -> None:
-        self.display = None
+        self.train_display = None
         if done.result is not None:
             self._set_agent(done.result)
+        self._set_watch_state()
 
     def _on_loaded(self, trained) -> None:
         self._set_agent(trained)
@@ -332,17 +314,24 @@ class DQNTab(FamilyTab):
     def _set_agent(self, trained) -> None:
         self.agent = (trained.model, from_dict(dqn.Config, trained.meta.get("config", {})))
         self.actions = list(trained.meta.get("action_names", self.actions))
-        self.play.q.set_names(self.actions)
+        self._name_actions()
         self._set_watch_state()
+
+    def _name_actions(self) -> None:
+        self.play.q.set_names(self.actions, [n.replace(" fire", "+F").replace("push ", "")
+                                             for n in self.actions])
 
     # ------------------------------------------------------------ display and keys
     def _apply_display(self, *_):
-        if self.display is None:
-            return
         fps = SPEEDS[self.play.speed.currentIndex()][1]
-        self.display.live = self.play.live.isChecked()
-        self.display.fps = fps or 15.0  # full speed still samples the screen 15 times/s
-        self.display.paced = fps > 0 or self.watcher.is_running()
+        if self.train_display is not None:
+            self.train_display.live = self.play.live.isChecked()
+            # full speed still samples the screen 15 times a second (30 cost 20% of the
+            # training's speed on 2 cores; 15 costs about 6%)
+            self.train_display.fps = fps or 15.0
+            self.train_display.paced = fps > 0
+        if self.watch_display is not None:
+            self.watch_display.fps = fps or 60.0  # watching at "full speed": 60 steps/s
 
     def _human_toggled(self, on: bool) -> None:
         if on:
@@ -350,10 +339,10 @@ class DQNTab(FamilyTab):
         self._keys_changed()
 
     def _keys_changed(self) -> None:
-        if self.display is None:
-            return
-        self.display.human_action = (action_for(self.play.game.pressed, self.actions)
-                                     if self.play.human.isChecked() else None)
+        if self.watch_display is not None:
+            self.watch_display.human_action = (
+                action_for(self.play.game.pressed, self.actions)
+                if self.play.human.isChecked() else None)
 
     # ------------------------------------------------------------ watching
     def toggle_watch(self) -> None:
@@ -363,18 +352,23 @@ class DQNTab(FamilyTab):
         if self.agent is None or self.panel.is_running():
             return
         model, config = self.agent
-        self.display = dqn.Display()
+        self.watch_display = dqn.Display()
         self._apply_display()
         self._keys_changed()
-        self.watcher.start(partial(self._watch, model, config, self.display))
+        self.watcher.start(partial(self._watch, model, config, self.watch_display))
         self._set_watch_state()
 
     @staticmethod
     def _watch(model, config, display, reporter):
-        reporter.emit(dqn.watch(model, config, display, reporter))
+        """Runs in the watcher's thread; like runner.execute, it ends in words."""
+        try:
+            done = dqn.watch(model, config, display, reporter)
+        except Exception as exc:  # noqa: BLE001 - e.g. the game could not be started
+            done = Done("failed", runner.explain(exc), traceback.format_exc())
+        reporter.emit(done)
 
     def _watch_finished(self, done) -> None:
-        self.display = None
+        self.watch_display = None
         if done.message:
             self.panel.log_message(done.message)
         if done.status == "failed":
@@ -384,7 +378,8 @@ class DQNTab(FamilyTab):
     def _set_watch_state(self) -> None:
         running = self.watcher.is_running()
         self.play.watch.setText("Stop watching" if running else "Watch agent")
-        self.play.watch.setEnabled(running or self.agent is not None)
+        self.play.watch.setEnabled(running or (self.agent is not None and
+                                               not self.panel.is_running()))
 
     def shutdown(self) -> bool:
         self.watcher.stop()

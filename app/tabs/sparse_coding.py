@@ -58,16 +58,18 @@ def lambda_to_slider(lam: float) -> int:
 SWEEP = np.array([0.0] + list(np.geomspace(LAMBDA_MIN, LAMBDA_MAX, 25)), np.float32)
 
 
+# Background jobs return the dictionary they used: a result that arrives after the
+# dictionary changed is dropped.
 def code_job(model, config, patch: np.ndarray, lam: float):
-    return sc.code_image(model, config, patch, lam)
+    return model, sc.code_image(model, config, patch, lam)
 
 
 def sweep_job(model, config, patch: np.ndarray):
-    return sc.sparsity_sweep(model, config, patch, SWEEP)
+    return model, sc.sparsity_sweep(model, config, patch, SWEEP)
 
 
 def timing_job(model, config):
-    return sc.encoding_times(model, config)
+    return model, sc.encoding_times(model, config)
 
 
 def samples_job(key: str, size: int):
@@ -182,7 +184,8 @@ class SparseCodingTab(FamilyTab):
         self.coded: sc.Coded | None = None
         self.coder = self.runner("sparse-code", self._show_code)
         self.sweeper = self.runner("sparse-sweep", self._show_sweep)
-        self.background = self.runner("sparse-background", self._background_done)
+        self.timer = self.runner("sparse-timing", self._show_timing)
+        self.sampler = self.runner("sparse-samples", self._show_samples)
 
         self.code.slider.setValue(lambda_to_slider(sc.Config().sparsity))
         self._show_lambda()
@@ -220,7 +223,7 @@ class SparseCodingTab(FamilyTab):
                               note="Atoms of the loaded dictionary.")
         key = trained.meta.get("dataset")
         if isinstance(key, str):
-            self.background.submit(samples_job, key, size, tag="samples")
+            self.sampler.submit(samples_job, key, size)
         self._use(trained)
 
     def _use(self, trained) -> None:
@@ -228,9 +231,14 @@ class SparseCodingTab(FamilyTab):
 
         self.model = trained.model
         self.config = from_dict(sc.Config, trained.meta.get("config", {}))
+        if self.patch is not None and self.patch.shape[1] != self.config.patch_size ** 2:
+            self.patch = None  # picked for another dictionary
+        self.code.slider.blockSignals(True)  # one request below, with the new dictionary
         self.code.slider.setValue(lambda_to_slider(self.config.sparsity))
+        self.code.slider.blockSignals(False)
+        self._show_lambda()
         self.code.timing.setText("Timing the coding of one image …")
-        self.background.submit(timing_job, self.model, self.config, tag="timing")
+        self.timer.submit(timing_job, self.model, self.config)
         if self.patch is None and self.sample_images is not None and len(self.sample_images):
             self.pick_sample(0)
         else:
@@ -256,9 +264,6 @@ class SparseCodingTab(FamilyTab):
     def _patch_changed(self) -> None:
         if self.model is None or self.patch is None:
             return
-        if self.patch.shape[1] != self.config.patch_size ** 2:
-            self.patch = None  # picked for another dictionary
-            return
         self.sweeper.submit(sweep_job, self.model, self.config, self.patch)
         self._request_code()
 
@@ -278,7 +283,10 @@ class SparseCodingTab(FamilyTab):
             self.coder.submit(code_job, self.model, self.config, self.patch, self.lam())
 
     # ------------------------------------------------------------ results
-    def _show_code(self, _tag, coded: sc.Coded) -> None:
+    def _show_code(self, _tag, value) -> None:
+        model, coded = value
+        if model is not self.model:
+            return
         self.coded = coded
         size = self.config.patch_size
         original = coded.image
@@ -304,8 +312,11 @@ class SparseCodingTab(FamilyTab):
         self._mark_tradeoff()
 
     def _show_sweep(self, _tag, value) -> None:
-        self.sweep = value
-        active, error = value
+        model, sweep = value
+        if model is not self.model:
+            return
+        self.sweep = sweep
+        active, error = sweep
         self.code.tradeoff_curve.setData(active, error)
         self._mark_tradeoff()
 
@@ -313,20 +324,23 @@ class SparseCodingTab(FamilyTab):
         if self.coded is not None:
             self.code.tradeoff_here.setData([self.coded.active], [self.coded.error])
 
-    def _background_done(self, tag, value) -> None:
-        if tag == "timing":
-            t_sc, t_ae = value["sparse_coding"], value["autoencoder"]
-            self.code.timing.setText(
-                f"<b>The cost of optimisation:</b> coding one image here takes "
-                f"{t_sc * 1000:.2f} ms ({value['iterations']} FISTA iterations, median of "
-                f"30); one forward pass of an autoencoder encoder with the same code size "
-                f"({self.config.atoms} units) takes {t_ae * 1000:.2f} ms: "
-                f"{t_sc / max(t_ae, 1e-9):.0f}x faster. (A forward pass costs the same "
-                "whatever its weights are.)")
-        elif tag == "samples":
-            self._set_samples(value)
-            if self.patch is None:
-                self.pick_sample(0)
+    def _show_timing(self, _tag, value) -> None:
+        model, times = value
+        if model is not self.model:
+            return
+        t_sc, t_ae = times["sparse_coding"], times["autoencoder"]
+        self.code.timing.setText(
+            f"<b>The cost of optimisation:</b> coding one image here takes "
+            f"{t_sc * 1000:.2f} ms ({times['iterations']} FISTA iterations, median of "
+            f"30); one forward pass of an autoencoder encoder with the same code size "
+            f"({self.config.atoms} units) takes {t_ae * 1000:.2f} ms: "
+            f"{t_sc / max(t_ae, 1e-9):.0f}x faster. (A forward pass costs the same "
+            "whatever its weights are.)")
+
+    def _show_samples(self, _tag, images) -> None:
+        self._set_samples(images)
+        if self.patch is None:
+            self.pick_sample(0)
 
 
 if __name__ == "__main__":

@@ -103,31 +103,49 @@ class ImageGrid(QWidget):
         ev.accept()
 
 
-class ProbabilityBars(pg.PlotWidget):
-    """A bar per class; the most probable one highlighted."""
+class BarChart(pg.PlotWidget):
+    """A bar per named item (class, action); one bar highlighted."""
 
-    def __init__(self, names: list[str], parent=None):
+    def __init__(self, title: str, tooltip: str, parent=None):
         super().__init__(parent)
-        self.setTitle("What the network thinks")
-        self.setYRange(0, 1, padding=0)
+        self.setTitle(title)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.addItem(self.bars)
-        self.setToolTip("The network's output: a probability for each class (softmax). "
-                        "The highlighted bar is its guess.")
+        self.setToolTip(tooltip)
+        self.names: list[str] = []
+        self.values = np.zeros(0)
+
+    def set_names(self, names: list[str], labels: list[str] | None = None) -> None:
+        """The items, and optionally shorter labels to print under the bars."""
+        self.names = list(names)
+        self.getAxis("bottom").setTicks([list(enumerate(labels or self.names))])
+        self.setXRange(-0.6, len(self.names) - 0.4, padding=0)
+        self.set_values(np.zeros(len(self.names)), -1)
+
+    def set_values(self, values: np.ndarray, highlight: int) -> None:
+        self.values = np.asarray(values, float)
+        brushes = [pg.mkBrush(255, 160, 40) if i == highlight else pg.mkBrush(90, 130, 220)
+                   for i in range(len(self.values))]
+        self.bars.setOpts(x=np.arange(len(self.values)), height=self.values,
+                          brushes=brushes)
+
+
+class ProbabilityBars(BarChart):
+    """A probability per class; the most probable one highlighted."""
+
+    def __init__(self, names: list[str], parent=None):
+        super().__init__("What the network thinks", "The network's output: a probability "
+                         "for each class (softmax). The highlighted bar is its guess.",
+                         parent)
+        self.setYRange(0, 1, padding=0)
         self.set_names(names)
 
-    def set_names(self, names: list[str]) -> None:
-        self.names = list(names)
-        self.getAxis("bottom").setTicks([list(enumerate(self.names))])
-        self.setXRange(-0.6, len(self.names) - 0.4, padding=0)
-        self.set_probabilities(np.zeros(len(self.names)))
+    @property
+    def probabilities(self) -> np.ndarray:
+        return self.values
 
     def set_probabilities(self, probs: np.ndarray) -> None:
         probs = np.asarray(probs, float)
-        best = int(probs.argmax()) if probs.any() else -1
-        brushes = [pg.mkBrush(255, 160, 40) if i == best else pg.mkBrush(90, 130, 220)
-                   for i in range(len(probs))]
-        self.bars.setOpts(x=np.arange(len(probs)), height=probs, brushes=brushes)
-        self.probabilities = probs
+        self.set_values(probs, int(probs.argmax()) if probs.any() else -1)

@@ -42,8 +42,7 @@ def test_short_run_updates_game_view_and_curves_then_watch_and_play(qtbot, tab, 
     assert tab.watcher.is_running()
     tab.play.human.setChecked(True)
     QTest.keyPress(tab.play.game, Qt.Key.Key_Right)
-    qtbot.waitUntil(lambda: tab.display is not None and tab.display.human_action == 1,
-                    timeout=5000)
+    assert tab.watch_display.human_action == 1
     QTest.keyRelease(tab.play.game, Qt.Key.Key_Right)
     with qtbot.waitSignal(tab.watcher.finished, timeout=10000):
         tab.play.watch.click()  # stop watching
