@@ -56,13 +56,22 @@ def cmd_list() -> int:
     return 0
 
 
+def config_from_args(module, args):
+    """The options given, over the family's defaults; a family may start from defaults
+    that suit one of the choices (DQN: CartPole's or the paper's Atari settings)."""
+    from nets import config
+
+    base = module.settings_for(args.game) if hasattr(module, "settings_for") else None
+    return config.from_arguments(module.Config, args, base)
+
+
 def cmd_train(args) -> int:
-    from nets import config, runner, storage
+    from nets import runner, storage
     from nets.progress import ConsoleReporter
 
     module = runner.family(args.family)
     try:
-        cfg = config.from_arguments(module.Config, args)
+        cfg = config_from_args(module, args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

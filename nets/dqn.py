@@ -56,7 +56,7 @@ class Config:
     game: str = param("CartPole-v1", "Game", "CartPole: balance a pole (learns in minutes "
                       "on a laptop; the defaults below are tuned for it). The rest are Atari "
                       "games learnt from pixels (hours to days without a GPU); choosing one "
-                      "in the app switches to the paper's settings.", choices=GAMES)
+                      "switches the other defaults to the paper's.", choices=GAMES)
     total_steps: int = param(80_000, "Agent steps", "Actions the agent takes in all (each "
                              "repeats for 4 frames in Atari).", minimum=100,
                              maximum=50_000_000)
@@ -99,6 +99,16 @@ ATARI_SETTINGS = {"total_steps": 10_000_000, "replay_capacity": 200_000,
                   "learning_starts": 50_000, "batch_size": 32, "learning_rate": 1e-4,
                   "train_every": 4, "target_update": 1_000, "epsilon_end": 0.01,
                   "epsilon_fraction": 0.1, "autosave_every": 50_000}
+
+
+def settings_for(game: str | None) -> "Config":
+    """The defaults that suit a game: the paper's for Atari, the tuned ones for CartPole.
+    (The command line starts from these; the tab switches to them when a game is picked.)"""
+    import dataclasses
+
+    if game and is_atari(game):
+        return dataclasses.replace(Config(), game=game, **ATARI_SETTINGS)
+    return Config() if not game else dataclasses.replace(Config(), game=game)
 
 
 def is_atari(game: str) -> bool:

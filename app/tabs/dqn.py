@@ -213,19 +213,33 @@ class DQNTab(FamilyTab):
         self.play.human.toggled.connect(self._human_toggled)
         self.play.watch.clicked.connect(self.toggle_watch)
         self.panel.form.editors["game"].activated.connect(self._game_chosen)
+        self.memory_note = QLabel()
+        self.memory_note.setWordWrap(True)
+        self.panel.add_form_note(self.memory_note)
+        self.panel.form.changed.connect(self._show_memory)
+        self._show_memory()
         self._set_watch_state()
+
+    def _show_memory(self) -> None:
+        """What the chosen replay memory will take, before the run starts."""
+        config = self.panel.form.config()
+        need, free = dqn.replay_bytes(config), dqn.available_memory()
+        text = f"Replay memory: about {need / 2**20:,.0f} MB"
+        if free is not None:
+            text += f" of {free / 2**30:,.1f} GB free"
+        too_much = free is not None and need > 0.8 * free
+        self.memory_note.setText(text + (": too much, choose a smaller N." if too_much
+                                         else "."))
+        self.memory_note.setStyleSheet("color: #d04040" if too_much else "color: gray")
 
     def _game_chosen(self, *_):
         """Switching between CartPole and Atari switches to the settings that suit it
         (only when the person picks a game, not when stored settings are restored)."""
         values = self.panel.form.values()
-        if dqn.is_atari(values["game"]):
-            changed = {**values, **dqn.ATARI_SETTINGS}
-            words = "the DQN paper's settings for Atari"
-        else:
-            defaults = dqn.Config().__dict__
-            changed = {**values, **{k: defaults[k] for k in dqn.ATARI_SETTINGS}}
-            words = "the settings tuned for CartPole"
+        suits = dqn.settings_for(values["game"]).__dict__
+        changed = {**values, **{k: suits[k] for k in dqn.ATARI_SETTINGS}}
+        words = ("the DQN paper's settings for Atari" if dqn.is_atari(values["game"]) else
+                 "the settings tuned for CartPole")
         if changed != values:
             self.panel.form.set_values(changed)
             self.panel.log_message(f"Switched to {words}.")

@@ -154,6 +154,8 @@ class ExperimentPanel(QWidget):
         hv = QVBoxLayout(hp_box)
         self.form = ConfigForm(self.module.Config)
         hv.addWidget(self.form)
+        self.form_notes = QVBoxLayout()  # a tab's notes about the settings (add_form_note)
+        hv.addLayout(self.form_notes)
         defaults = QPushButton("Reset to defaults")
         defaults.setToolTip("Put every hyperparameter back to its default value.")
         defaults.clicked.connect(self.reset_defaults)
@@ -240,6 +242,10 @@ class ExperimentPanel(QWidget):
 
     def reset_defaults(self) -> None:
         self.form.set_config(self.module.Config())
+
+    def add_form_note(self, widget: QWidget) -> None:
+        """A widget under the hyperparameters, e.g. what the chosen settings will cost."""
+        self.form_notes.addWidget(widget)
 
     def replace_epoch_plots(self, widget: QWidget) -> None:
         """A family whose progress is not counted in epochs shows its own curves there."""

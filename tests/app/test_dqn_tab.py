@@ -56,3 +56,23 @@ def test_short_run_updates_game_view_and_curves_then_watch_and_play(qtbot, tab, 
         assert fresh.play.watch.isEnabled() and fresh.curves.returns
     finally:
         fresh.shutdown()
+
+
+def test_form_shows_the_replay_memory_before_the_run(tab):
+    form = tab.panel.form
+    form.editors["game"].setCurrentText("Pong")
+    form.editors["replay_capacity"].setValue(100_000)
+    assert "about 674 MB" in tab.memory_note.text()  # 100,000 x (84 x 84 + 11) bytes
+    form.editors["replay_capacity"].setValue(10_000_000)
+    assert "about 67,396 MB" in tab.memory_note.text()
+
+
+def test_choosing_an_atari_game_switches_to_the_papers_settings(tab):
+    combo = tab.panel.form.editors["game"]
+    combo.setCurrentText("Breakout")
+    combo.activated.emit(combo.currentIndex())
+    assert tab.panel.form.config().train_every == 4
+    assert tab.panel.form.config().learning_rate == pytest.approx(1e-4)
+    combo.setCurrentText("CartPole-v1")
+    combo.activated.emit(combo.currentIndex())
+    assert tab.panel.form.config().train_every == 1

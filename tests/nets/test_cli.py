@@ -38,3 +38,17 @@ def test_bad_options_are_refused_in_words(tmp_path):
     r = run("train", "cnn", "--epochs", "1", "--dataset", "folder:/nowhere",
             tmp_path=tmp_path)
     assert r.returncode == 1 and "does not exist" in r.stdout
+
+
+def test_an_atari_game_on_the_command_line_starts_from_the_papers_settings():
+    import main
+    from nets import dqn, runner
+
+    parser = main.build_parser()
+    module = runner.family("dqn")
+    pong = main.config_from_args(module, parser.parse_args(
+        ["train", "dqn", "--game", "Pong", "--batch-size", "16"]))
+    assert pong.train_every == 4 and pong.learning_rate == dqn.ATARI_SETTINGS[
+        "learning_rate"] and pong.batch_size == 16  # what was given wins
+    cartpole = main.config_from_args(module, parser.parse_args(["train", "dqn"]))
+    assert cartpole == dqn.Config()
