@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, Q
 from app.tabs.base import FamilyTab
 from app.widgets.images import BarChart, ImageGrid
 from app.worker import ExperimentWorker
-from nets import dqn, runner
+from nets import dqn, runner, storage
 from nets.config import from_dict
 from nets.progress import Artifact, Done, ImageEvent
 
@@ -323,7 +323,14 @@ class DQNTab(FamilyTab):
             self.curves.add_q(int(step), float(value))
         self.play.stats.setText(f"Loaded an agent for {trained.meta.get('game', '?')}, "
                                 f"trained {trained.meta.get('step', 0):,} steps. Press "
-                                "Watch agent.")
+                                "Watch agent, or tick Resume and Start to train it on.")
+        # Training resumes from the newest autosave: the loaded agent becomes that one.
+        try:
+            storage.autosave(trained.model, "dqn", trained.meta,
+                             int(trained.meta.get("step", 0)))
+        except storage.StorageError as exc:
+            self.panel.log_message(f"This agent cannot be resumed: {exc}")
+        self.panel.refresh_resume()
 
     def _set_agent(self, trained) -> None:
         self.agent = (trained.model, from_dict(dqn.Config, trained.meta.get("config", {})))

@@ -106,7 +106,7 @@ class ExperimentPanel(QWidget):
         splitter.setSizes([340, 420, 640])
         self._shortcuts()
         self._restore_settings()
-        self._refresh_resume()
+        self.refresh_resume()
         self._set_state("idle")
 
     # ------------------------------------------------------------ construction
@@ -391,7 +391,7 @@ class ExperimentPanel(QWidget):
     def state(self) -> str:
         return self._state
 
-    def _refresh_resume(self) -> None:
+    def refresh_resume(self) -> None:
         if not getattr(self.module, "CAN_RESUME", True):
             self._has_autosave = False
             self.resume_box.setChecked(False)
@@ -474,7 +474,7 @@ class ExperimentPanel(QWidget):
             self.show_error(done.message)
             if done.detail:
                 self.log_message("Technical details:\n" + done.detail.rstrip())
-        self._refresh_resume()
+        self.refresh_resume()
         if done.result is not None:
             self.model_changed.emit(self.model)
         self.finished.emit(done)

@@ -54,6 +54,8 @@ def test_short_run_updates_game_view_and_curves_then_watch_and_play(qtbot, tab, 
     try:
         assert fresh.panel.load_model_from(tmp_path / "agent.keras")
         assert fresh.play.watch.isEnabled() and fresh.curves.returns
+        assert fresh.panel.resume_box.isEnabled()  # the loaded agent can train on
+        assert "step 600" in fresh.panel.resume_box.text()
     finally:
         fresh.shutdown()
 
