@@ -110,10 +110,9 @@ def bench_gui(quick: bool) -> None:
         tab.resize(1400, 850)
         tab.show()
         form = tab.panel.form
-        form.editors["game"].setCurrentText("Pong")
-        for name, v in {"total_steps": 10**6, "learning_starts": 500,
-                        "replay_capacity": 20_000, "batch_size": 32, "train_every": 4}.items():
-            form.editors[name].setValue(v)
+        form.set_values({**form.values(), "game": "Pong", "total_steps": 10**6,
+                         "learning_starts": 500, "replay_capacity": 20_000,
+                         "batch_size": 32, "train_every": 4})
         tab.play.live.setChecked(live)
         lags, stats = [], []
         tick = {"t": time.perf_counter()}

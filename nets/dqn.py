@@ -490,10 +490,10 @@ class Display:
     thread and read by another (each a single Python store, so safe under the GIL)."""
 
     def __init__(self, live: bool = True, fps: float = 30.0):
-        self.live = live
-        self.fps = fps  # screens per second shown; 0 = as fast as it goes
-        self.paced = False  # sleep to play at fps (watching) instead of only sampling
-        self.human_action: int | None = None  # set while a person is playing
+        self.live = live  # training: send screens at all
+        self.fps = fps  # training: screens sent per second; watching: steps per second
+        self.paced = False  # training: slow down to fps steps a second (a chosen speed)
+        self.human_action: int | None = None  # watching: a person's action, if playing
 
 
 def held_out_states(game: Game, stack: FrameStack, n: int, rng) -> np.ndarray:

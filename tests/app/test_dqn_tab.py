@@ -25,9 +25,8 @@ def test_keys_map_to_the_games_actions():
 
 def test_short_run_updates_game_view_and_curves_then_watch_and_play(qtbot, tab, tmp_path):
     form = tab.panel.form
-    for name, v in {"total_steps": 600, "learning_starts": 100, "batch_size": 16}.items():
-        form.editors[name].setValue(v)
-    form.editors["game"].setCurrentText("CartPole-v1")
+    form.set_values({**form.values(), "total_steps": 600, "learning_starts": 100,
+                     "batch_size": 16, "game": "CartPole-v1"})
     with qtbot.waitSignal(tab.panel.finished, timeout=120000) as blocker:
         tab.panel.start()
     assert blocker.args[0].status == "finished", blocker.args[0].message

@@ -13,15 +13,8 @@ def tab(open_tab):
 
 def run(qtbot, tab, **values):
     form = tab.panel.form
-    for name, v in {"patches": 5000, "clusters": 24, "kmeans_epochs": 2,
-                    "classifier_epochs": 3, **values}.items():
-        w = form.editors[name]
-        if hasattr(w, "setCurrentText"):
-            w.setCurrentText(v)
-        elif isinstance(v, str):
-            w.setText(v)
-        else:
-            w.setValue(v)
+    form.set_values({**form.values(), "patches": 5000, "clusters": 24, "kmeans_epochs": 2,
+                     "classifier_epochs": 3, **values})
     tab.panel.select_dataset("mnist-5k")
     with qtbot.waitSignal(tab.panel.finished, timeout=180000) as blocker:
         tab.panel.start()

@@ -22,9 +22,8 @@ def test_slider_maps_both_ways():
 
 def test_learn_then_code_a_picked_and_a_drawn_image(qtbot, tab, tmp_path):
     form = tab.panel.form
-    for name, v in {"atoms": 32, "patches": 800, "epochs": 2,
-                    "coding_iterations": 30}.items():
-        form.editors[name].setValue(v)
+    form.set_values({**form.values(), "atoms": 32, "patches": 800, "epochs": 2,
+                     "coding_iterations": 30})
     tab.panel.select_dataset("mnist-5k")
     with qtbot.waitSignal(tab.panel.finished, timeout=120000) as blocker:
         tab.panel.start()
