@@ -105,8 +105,7 @@ class PlayView(QWidget):
         self.game = GameView(on_keys)
         self.game.setMinimumSize(320, 300)
         grid.addWidget(self.game, 0, 0, 2, 1)
-        self.sees_note = QLabel("What the network sees: the last 4 frames, 84x84 grey "
-                                "(oldest top left).")
+        self.sees_note = QLabel("What the network sees appears here while it plays.")
         self.sees_note.setWordWrap(True)
         self.sees = ImageGrid()
         self.sees.setMinimumSize(260, 150)
