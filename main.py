@@ -2,6 +2,9 @@
 
     python main.py                                  # the app
     python main.py list                             # families and datasets
+    python main.py --selftest                       # prove this computer can run it
+    python main.py kit download ~/dle-data          # the offline kit (needs a network)
+    python main.py --data-dir ~/dle-data            # the app, reading the kit
     python main.py train cnn --epochs 3 --save digits.keras
 """
 from __future__ import annotations
@@ -19,8 +22,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="main.py", description="Deep Learning Explorer: with no command, opens the app.")
+    parser.add_argument("--data-dir", metavar="FOLDER",
+                        help="an offline data folder made by `kit download` (used instead "
+                             "of downloading)")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("list", help="list the model families and datasets")
+    kit = sub.add_parser("kit", help="the offline workshop kit")
+    kit_sub = kit.add_subparsers(dest="kit_command", required=True)
+    download = kit_sub.add_parser("download", help="download MNIST, Fashion-MNIST and "
+                                  "CIFAR-10 into a folder, checking every file")
+    download.add_argument("folder")
+    download.add_argument("--dataset", action="append", choices=("mnist-full",
+                          "fashion-mnist", "cifar10"), help="only this one (repeatable)")
     train = sub.add_parser("train", help="train a model headless, printing progress")
     families = train.add_subparsers(dest="family", required=True)
     for key in runner.FAMILIES:
@@ -104,7 +117,27 @@ def main(argv=None) -> int:
         from app.main_window import run
 
         return run()
+    if argv[0] == "--selftest":
+        from app.selftest import run as selftest
+
+        return selftest()
     args = build_parser().parse_args(argv)
+    if args.data_dir:
+        os.environ["DLE_DATA"] = args.data_dir  # nets.kit reads it
+    if args.command is None:
+        from app.main_window import run
+
+        return run([sys.argv[0]])
+    if args.command == "kit":
+        from nets import kit
+
+        problems = kit.download(args.folder, args.dataset)
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        if not problems:
+            print(f"The kit is complete. Start the app with: main.py --data-dir "
+                  f"{args.folder}")
+        return 1 if problems else 0
     if args.command == "list":
         return cmd_list()
     if args.command == "train":

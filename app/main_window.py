@@ -13,14 +13,19 @@ import time
 import traceback
 
 from PySide6.QtCore import QByteArray, QThread, QTimer, Signal, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QWidget)
 
 from app import APP_NAME, ORG_NAME, __version__, settings
+from app.welcome import WelcomePage
+from nets import kit
+from nets.data import RESOURCES
 from app.worker import track
 
 # The tabs, in the order of the course. Adding a family adds one line here.
+ICON = RESOURCES / "icon.png"  # drawn by packaging/make_icon.py
+
 TABS = [  # in the course's order
     "app.tabs.kmeans:KMeansTab",
     "app.tabs.sparse_coding:SparseCodingTab",
@@ -94,6 +99,9 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._menus()
         self._restore_geometry()
+        stored = settings.load_json("data/folder")
+        if isinstance(stored, str) and not os.environ.get(kit.ENV):  # --data-dir wins
+            os.environ[kit.ENV] = stored
         self.loader = TabLoader(tab_specs if tab_specs is not None else TABS, self)
         track(self.loader)
         self.loader.finished.connect(self._build_tabs)
@@ -101,6 +109,11 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        data_action = QAction("Offline data &folder…", self)
+        data_action.setToolTip("A folder made by `main.py kit download`: full MNIST, "
+                               "Fashion-MNIST and CIFAR-10 are read from it, no network.")
+        data_action.triggered.connect(self.choose_data_folder)
+        file_menu.addAction(data_action)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -109,6 +122,24 @@ class MainWindow(QMainWindow):
         about = QAction("&About", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def choose_data_folder(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(
+            self, "Offline data folder (made by `main.py kit download`)",
+            os.environ.get(kit.ENV, os.path.expanduser("~")))
+        if folder:
+            self.use_data_folder(folder)
+
+    def use_data_folder(self, folder: str) -> None:
+        """Read datasets from this kit folder from now on (and on later starts)."""
+        os.environ[kit.ENV] = folder
+        settings.save_json("data/folder", folder)
+        have = [k for k in ("mnist-full", "fashion-mnist", "cifar10") if kit.available(k)]
+        self.statusBar().showMessage(
+            f"Offline data folder {folder}: " + (", ".join(have) if have else
+                                                 "no kit datasets found there"), 15000)
 
     def _about(self) -> None:
         info = self.device_info
@@ -136,6 +167,7 @@ class MainWindow(QMainWindow):
                                       f"{info['keras']} · {info['device']}")
         else:
             self.device_label.setText("TensorFlow unavailable")
+        entries = []
         for spec, cls in classes:
             try:
                 tab = cls()
@@ -143,12 +175,18 @@ class MainWindow(QMainWindow):
                 errors.append(f"The tab {spec} failed to start:\n{traceback.format_exc()}")
                 continue
             self.tabs.append(tab)
-            self.tab_widget.addTab(tab, getattr(sys.modules[cls.__module__], "TITLE",
-                                                cls.__name__))
+            title = getattr(sys.modules[cls.__module__], "TITLE", cls.__name__)
+            summary = getattr(getattr(tab, "panel", None), "module", None)
+            entries.append((title, getattr(summary, "SUMMARY", "")))
+            self.tab_widget.addTab(tab, title)
         if self.tabs:
+            self.welcome = WelcomePage(entries)
+            self.welcome.open_tab.connect(lambda i: self.tab_widget.setCurrentIndex(i + 1))
+            self.tab_widget.insertTab(0, self.welcome, "Welcome")
             self.setCentralWidget(self.tab_widget)
+            # the first time: the welcome page; afterwards, the tab last open
             index = settings.load_json("window/tab", 0)
-            if isinstance(index, int) and 0 <= index < len(self.tabs):
+            if isinstance(index, int) and 0 <= index < self.tab_widget.count():
                 self.tab_widget.setCurrentIndex(index)
         else:
             self.loading.setText("No tab could be loaded. See the messages below.")
@@ -179,6 +217,7 @@ def make_application(argv=None) -> QApplication:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORG_NAME)
     app.setApplicationVersion(__version__)
+    app.setWindowIcon(QIcon(str(ICON)))
     return app
 
 

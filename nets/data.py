@@ -90,7 +90,10 @@ def keras_cache_dirs() -> list[Path]:
 
 
 def full_mnist_cached() -> bool:
-    return any((d / "mnist.npz").is_file() for d in keras_cache_dirs())
+    from nets import kit
+
+    return kit.available("mnist-full") or any((d / "mnist.npz").is_file()
+                                              for d in keras_cache_dirs())
 
 
 def load(key: str, *, seed: int = 0, image_size=(28, 28), channels: int = 1) -> Dataset:
@@ -146,18 +149,27 @@ def load_bundled_digits() -> Dataset:
 
 
 def _load_keras(module: str, description: str, names: list[str]) -> Dataset:
+    """A keras.datasets set, from the offline kit folder when it holds it."""
     import keras
 
+    from nets import kit
+
+    key = module.replace("_", "-") if module != "mnist" else "mnist-full"
     try:
-        (xt, yt), (xv, yv) = getattr(keras.datasets, module).load_data()
+        if kit.available(key):
+            (xt, yt), (xv, yv) = kit.load_arrays(key)
+            description += f", from the offline data folder {kit.folder()}"
+        else:
+            (xt, yt), (xv, yv) = getattr(keras.datasets, module).load_data()
+    except kit.KitError:
+        raise
     except Exception as exc:  # Keras raises a bare Exception on a failed download
         raise DataError(
             f"Could not get {description.split(' (')[0]}: it is not in the Keras cache "
             f"and downloading it failed ({str(exc).splitlines()[0][:200]}). "
             "Without a network, use 'MNIST digits, bundled 5,000', which ships with the "
             "app.") from exc
-    return Dataset(module.replace("_", "-") if module != "mnist" else "mnist-full",
-                   description, _to_float(xt), yt.reshape(-1).astype(np.int64),
+    return Dataset(key, description, _to_float(xt), yt.reshape(-1).astype(np.int64),
                    _to_float(xv), yv.reshape(-1).astype(np.int64), names)
 
 

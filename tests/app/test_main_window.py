@@ -1,4 +1,5 @@
 """The main window: tabs from the registry, TensorFlow info, closing mid-training."""
+import os
 import time
 
 import pytest
@@ -19,7 +20,8 @@ def window(qtbot):
 
 
 def test_every_registered_tab_is_built_and_the_device_is_named(window):
-    assert window.tab_widget.count() == len(TABS) and not window.load_errors
+    assert len(window.tabs) == len(TABS) and not window.load_errors
+    assert window.tab_widget.count() == len(TABS) + 1  # and the welcome page
     text = window.device_label.text()
     assert text.startswith("TensorFlow 2.") and "Keras 3." in text
     assert "CPU" in text or "GPU" in text
@@ -30,7 +32,7 @@ def test_a_tab_that_fails_to_import_is_left_out_with_a_message(qtbot):
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.tabs_ready, timeout=60000):
         pass
-    assert w.tab_widget.count() == 1 and isinstance(w.tabs[0], CNNTab)
+    assert len(w.tabs) == 1 and isinstance(w.tabs[0], CNNTab)
     assert any("app.tabs.nowhere" in e for e in w.load_errors)
     w.close()
 
@@ -61,3 +63,38 @@ def test_window_geometry_persists(qtbot):
     assert (w2.width(), w2.height()) == (640, 470)
     qtbot.waitUntil(lambda: not w2.loader.isRunning(), timeout=60000)
     w2.close()
+
+
+def test_first_run_opens_on_the_welcome_page_whose_links_open_tabs(window):
+    assert window.tab_widget.currentWidget() is window.welcome
+    text = window.welcome.toPlainText()
+    for tab in window.tabs:
+        assert window.tab_widget.tabText(window.tab_widget.indexOf(tab)) in text
+    assert "Train a convnet on digits" in text  # the family's own summary
+    window.welcome.open_tab.emit(2)
+    assert window.tab_widget.currentWidget() is window.tabs[2]
+
+
+def test_the_app_has_its_icon(qapp):
+    from app.main_window import ICON, make_application
+
+    assert ICON.is_file()
+    assert not make_application().windowIcon().isNull()
+
+
+def test_an_offline_data_folder_is_used_and_remembered(qtbot, tmp_path, monkeypatch):
+    from nets import kit
+
+    monkeypatch.delenv(kit.ENV, raising=False)
+    w = MainWindow([])
+    qtbot.addWidget(w)
+    w.use_data_folder(str(tmp_path))
+    assert os.environ[kit.ENV] == str(tmp_path)
+    assert "no kit datasets found there" in w.statusBar().currentMessage()
+    monkeypatch.delenv(kit.ENV)
+    w2 = MainWindow([])
+    qtbot.addWidget(w2)
+    assert os.environ[kit.ENV] == str(tmp_path)  # restored on the next start
+    for win in (w, w2):
+        qtbot.waitUntil(lambda: not win.loader.isRunning(), timeout=60000)
+        win.close()

@@ -1,0 +1,49 @@
+"""The page the app opens on the first time: what each tab teaches and where to begin."""
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtWidgets import QTextBrowser
+
+from app import APP_NAME
+
+START = ("New to all this? Begin with <b>{first}</b>: press <b>Start</b> (F5), watch the "
+         "loss fall for half a minute, then draw a digit with the mouse and see what the "
+         "network thinks. The other tabs follow the course, from learning a dictionary of "
+         "image patches to an agent that learns to play a game.")
+
+
+class WelcomePage(QTextBrowser):
+    """Lists the tabs (title and what it teaches); a click on one opens it."""
+
+    open_tab = Signal(int)  # position of the tab in `entries`
+
+    def __init__(self, entries: list[tuple[str, str]], first: str = "Convolutional nets",
+                 parent=None):
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.anchorClicked.connect(self._clicked)
+        self.document().setDefaultStyleSheet("body { font-size: 11pt; } "
+                                             "li { margin-bottom: 8px; }")
+        self.document().setDocumentMargin(24)
+        items = "".join(f'<li><a href="tab:{i}"><b>{escape(title)}</b></a>: '
+                        f"{escape(summary)}</li>" for i, (title, summary) in
+                        enumerate(entries))
+        self.setHtml(  # a column of readable width, however wide the window
+            '<table width="820"><tr><td>'
+            f"<h2>Welcome to {APP_NAME}</h2>"
+            "<p>Each tab trains a real neural network (or its ancestors) on your computer, "
+            "shows what it learns while it learns, and lets you try it on your own input. "
+            "Everything works offline on the data that comes with the app.</p>"
+            f"<p>{START.format(first=escape(first))}</p>"
+            f"<h3>The tabs</h3><ul>{items}</ul>"
+            "<p>In every tab: hover over a setting to see what it does; the <b>About</b> "
+            "page beside the views says what you are looking at; <b>Save model…</b> keeps "
+            "what you trained. This page stays here as the first tab.</p>"
+            "</td></tr></table>")
+
+    def _clicked(self, url: QUrl) -> None:
+        text = url.toString()
+        if text.startswith("tab:"):
+            self.open_tab.emit(int(text[4:]))

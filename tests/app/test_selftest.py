@@ -1,0 +1,37 @@
+"""`main.py --selftest`: passes on a working install, names what fails otherwise."""
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_selftest_passes_and_leaves_the_person_s_folders_alone(tmp_path):
+    home = tmp_path / "person"
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+           "XDG_DATA_HOME": str(home / ".local")}
+    env.pop("DLE_HOME", None)
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "--selftest"], env=env,
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "All 6 checks passed" in r.stdout and "held-out accuracy" in r.stdout
+    assert "Deep Q-learning" in r.stdout  # every tab was opened
+    assert not home.exists() or not any(home.rglob("*.keras")) and not any(
+        home.rglob("*.ini"))
+
+
+def test_a_failing_check_is_named_and_fails_the_run(monkeypatch):
+    from app import selftest
+
+    def broken(state):
+        raise OSError("the bundled digits are missing")
+
+    monkeypatch.setattr(selftest, "_digits", broken)
+    monkeypatch.setattr(selftest, "_tabs", lambda scratch: "skipped here")
+    out = io.StringIO()
+    assert selftest.run(out) == 1
+    text = out.getvalue()
+    assert "[FAILED] bundled digits" in text and "the bundled digits are missing" in text
+    assert "FAILED: bundled digits, train a tiny convnet" in text
