@@ -49,6 +49,7 @@ def run(stream=None) -> int:
     if check("train a tiny convnet", lambda: _train(state)):
         check("classify a digit", lambda: _classify(state))
         check("save and load the model", lambda: _save_load(state, scratch))
+    check("compiled loops (sparse coding)", _compiled_loops)
     check("open and close every tab", lambda: _tabs(scratch))
     failed = [name for name, ok, _, _ in results if not ok]
     total = sum(r[3] for r in results)
@@ -124,6 +125,20 @@ def _save_load(state, scratch: Path) -> str:
                        atol=1e-5):
         raise RuntimeError("the reloaded model predicts differently")
     return f"{path.stat().st_size / 1024:.0f} KB, same predictions after reloading"
+
+
+def _compiled_loops() -> str:
+    """A tf.function with a Python loop, which AutoGraph must be able to convert (it needs
+    the source: a frozen app that lacks it fails here, not in a tab)."""
+    import numpy as np
+
+    from nets import sparse_coding
+
+    x = np.array([[0.9, -0.05, 0.3]], np.float32)
+    codes = sparse_coding.encode(x, np.eye(3, dtype=np.float32), 0.2, iterations=20)
+    if not np.allclose(codes, [[0.8, 0.0, 0.2]], atol=1e-5):
+        raise RuntimeError(f"FISTA gave {codes}, not the known solution")
+    return "FISTA reaches the known solution"
 
 
 def _tabs(scratch: Path) -> str:

@@ -180,9 +180,11 @@ def load_sample_photos() -> Dataset:
     """
     import importlib.util
 
-    spec = importlib.util.find_spec("sklearn")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "images" \
-        if spec and spec.submodule_search_locations else None
+    folder = RESOURCES / "photos"  # the frozen app carries the two photos here
+    if not folder.is_dir():
+        spec = importlib.util.find_spec("sklearn")
+        folder = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "images" \
+            if spec and spec.submodule_search_locations else None
     try:
         photos = [read_image(folder / name, size=(427, 640), channels=3)
                   for name in ("china.jpg", "flower.jpg")]

@@ -110,6 +110,9 @@ def download(root, datasets=None, say=print) -> list[str]:
             os.replace(part, path)
             say(f"{item.name}: verified.")
         except (OSError, KitError) as exc:
+            if not isinstance(exc, KitError):
+                exc = f"could not download it from {item.url} ({exc}); is this computer " \
+                      "online?"
             problems.append(f"{item.name}: {exc}")
             say(f"{item.name}: FAILED ({exc}).")
             part.unlink(missing_ok=True)

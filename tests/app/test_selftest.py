@@ -16,7 +16,7 @@ def test_selftest_passes_and_leaves_the_person_s_folders_alone(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "main.py"), "--selftest"], env=env,
                        cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "All 6 checks passed" in r.stdout and "held-out accuracy" in r.stdout
+    assert "All 7 checks passed" in r.stdout and "held-out accuracy" in r.stdout
     assert "Deep Q-learning" in r.stdout  # every tab was opened
     assert not home.exists() or not any(home.rglob("*.keras")) and not any(
         home.rglob("*.ini"))

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Build the Linux bundle from a clean environment, pack it, and prove it with --selftest.
+#   packaging/build_linux.sh      ->  packaging/dist/DeepLearningExplorer-<version>-linux.tar.gz
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=packaging/build
+rm -rf "$BUILD" packaging/dist
+python3 -m venv "$BUILD/venv"
+"$BUILD/venv/bin/pip" install -q --upgrade pip
+"$BUILD/venv/bin/pip" install -q . "pyinstaller>=6.10,<7"
+start=$(date +%s)
+"$BUILD/venv/bin/pyinstaller" --noconfirm --log-level WARN --distpath packaging/dist \
+  --workpath "$BUILD/work" packaging/explorer.spec
+app=packaging/dist/DeepLearningExplorer
+cp packaging/deep-learning-explorer.desktop resources/icon.png "$app/"
+version=$("$BUILD/venv/bin/python" -c "import app; print(app.__version__)")
+tar -C packaging/dist -czf "packaging/dist/DeepLearningExplorer-$version-linux.tar.gz" \
+  DeepLearningExplorer
+echo "build: $(( $(date +%s) - start )) s"
+echo "unpacked: $(du -sh "$app" | cut -f1)  compressed: $(du -sh packaging/dist/*.tar.gz | cut -f1)"
+QT_QPA_PLATFORM=offscreen "$app/DeepLearningExplorer" --selftest
