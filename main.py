@@ -117,9 +117,12 @@ def main(argv=None) -> int:
         from app.main_window import run
 
         return run()
-    if argv[0] == "--selftest":
+    if argv[0] == "--selftest":  # --selftest [REPORT_FILE]: a windowed app has no stdout
         from app.selftest import run as selftest
 
+        if len(argv) > 1:
+            with open(argv[1], "w", encoding="utf-8") as report:
+                return selftest(report)
         return selftest()
     args = build_parser().parse_args(argv)
     if args.data_dir:

@@ -13,11 +13,13 @@ def test_selftest_passes_and_leaves_the_person_s_folders_alone(tmp_path):
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
            "XDG_DATA_HOME": str(home / ".local")}
     env.pop("DLE_HOME", None)
-    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "--selftest"], env=env,
-                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "All 7 checks passed" in r.stdout and "held-out accuracy" in r.stdout
-    assert "Deep Q-learning" in r.stdout  # every tab was opened
+    report = tmp_path / "report.txt"  # where a windowed app (no stdout) writes it
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "--selftest", str(report)],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    text = report.read_text()
+    assert r.returncode == 0, text + r.stderr
+    assert "All 7 checks passed" in text and "held-out accuracy" in text
+    assert "Deep Q-learning" in text  # every tab was opened
     assert not home.exists() or not any(home.rglob("*.keras")) and not any(
         home.rglob("*.ini"))
 
