@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
             self.tab_widget.addTab(tab, title)
         if self.tabs:
             self.welcome = WelcomePage(entries)
-            self.welcome.open_tab.connect(lambda i: self.tab_widget.setCurrentIndex(i + 1))
+            self.welcome.open_tab.connect(self._open_family_tab)
             self.tab_widget.insertTab(0, self.welcome, "Welcome")
             self.setCentralWidget(self.tab_widget)
             # the first time: the welcome page; afterwards, the tab last open
@@ -195,6 +195,10 @@ class MainWindow(QMainWindow):
                 print("\n".join(errors), file=sys.stderr)
             self.statusBar().showMessage(errors[0].splitlines()[0], 15000)
         self.tabs_ready.emit()
+
+    def _open_family_tab(self, index: int) -> None:
+        """The welcome page's link to the index-th family tab (the page itself is tab 0)."""
+        self.tab_widget.setCurrentIndex(index + 1)
 
     # ------------------------------------------------------------ closing
     def closeEvent(self, event) -> None:
