@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, Q
 from app import APP_NAME, ORG_NAME, __version__, settings
 from app.welcome import WelcomePage
 from nets import kit
+from nets import pretrained
 from nets.data import RESOURCES
 from app.worker import track
 
@@ -176,8 +177,10 @@ class MainWindow(QMainWindow):
                 continue
             self.tabs.append(tab)
             title = getattr(sys.modules[cls.__module__], "TITLE", cls.__name__)
-            summary = getattr(getattr(tab, "panel", None), "module", None)
-            entries.append((title, getattr(summary, "SUMMARY", "")))
+            panel = getattr(tab, "panel", None)
+            summary = getattr(getattr(panel, "module", None), "SUMMARY", "")
+            demos = [e.title for e in pretrained.entries(panel.family_key)] if panel else []
+            entries.append((title, summary, demos))
             self.tab_widget.addTab(tab, title)
         if self.tabs:
             self.welcome = WelcomePage(entries)

@@ -1,9 +1,10 @@
 """`main.py --selftest`: prove on this computer (from source or frozen) that the app works.
 
 Headless: TensorFlow and the device, the bundled digits, a tiny CNN trained for a few
-seconds, a digit classified, the model saved and loaded back, and every tab opened and
-closed offscreen. Prints a one-screen report; exit status 0 when all passed. Nothing is
-written to the person's settings or autosave folders.
+seconds, a digit classified, the model saved and loaded back, the shipped pretrained
+models checked and loaded, and every tab opened and closed offscreen. Prints a one-screen
+report; exit status 0 when all passed. Nothing is written to the person's settings or
+autosave folders.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def run(stream=None) -> int:
         check("classify a digit", lambda: _classify(state))
         check("save and load the model", lambda: _save_load(state, scratch))
     check("compiled loops (sparse coding)", _compiled_loops)
+    check("pretrained models", _pretrained)
     check("open and close every tab", lambda: _tabs(scratch))
     failed = [name for name, ok, _, _ in results if not ok]
     total = sum(r[3] for r in results)
@@ -139,6 +141,18 @@ def _compiled_loops() -> str:
     if not np.allclose(codes, [[0.8, 0.0, 0.2]], atol=1e-5):
         raise RuntimeError(f"FISTA gave {codes}, not the known solution")
     return "FISTA reaches the known solution"
+
+
+def _pretrained() -> str:
+    """Every shipped model is intact (checksum) and loads into its family's network."""
+    from nets import pretrained, runner
+
+    shipped = pretrained.entries()
+    if not shipped:
+        raise RuntimeError(f"no models listed in {pretrained.MANIFEST}")
+    for entry in shipped:
+        runner.family(entry.family).load(pretrained.checked_path(entry))
+    return ", ".join(e.title for e in shipped)
 
 
 def _tabs(scratch: Path) -> str:

@@ -14,13 +14,20 @@ START = ("New to all this? Begin with <b>{first}</b>: press <b>Start</b> (F5), w
          "image patches to an agent that learns to play a game.")
 
 
+def _demos(titles: list[str]) -> str:
+    if not titles:
+        return ""
+    return "<br><i>Ready to try without training: " + ", ".join(map(escape, titles)) + \
+        " (Load pretrained).</i>"
+
+
 class WelcomePage(QTextBrowser):
     """Lists the tabs (title and what it teaches); a click on one opens it."""
 
     open_tab = Signal(int)  # position of the tab in `entries`
 
-    def __init__(self, entries: list[tuple[str, str]], first: str = "Convolutional nets",
-                 parent=None):
+    def __init__(self, entries: list[tuple[str, str, list[str]]],
+                 first: str = "Convolutional nets", parent=None):
         super().__init__(parent)
         self.setOpenLinks(False)
         self.anchorClicked.connect(self._clicked)
@@ -28,8 +35,8 @@ class WelcomePage(QTextBrowser):
                                              "li { margin-bottom: 8px; }")
         self.document().setDocumentMargin(24)
         items = "".join(f'<li><a href="tab:{i}"><b>{escape(title)}</b></a>: '
-                        f"{escape(summary)}</li>" for i, (title, summary) in
-                        enumerate(entries))
+                        f"{escape(summary)}{_demos(demos)}</li>"
+                        for i, (title, summary, demos) in enumerate(entries))
         self.setHtml(  # a column of readable width, however wide the window
             '<table width="820"><tr><td>'
             f"<h2>Welcome to {APP_NAME}</h2>"
@@ -40,7 +47,9 @@ class WelcomePage(QTextBrowser):
             f"<h3>The tabs</h3><ul>{items}</ul>"
             "<p>In every tab: hover over a setting to see what it does; the <b>About</b> "
             "page beside the views says what you are looking at; <b>Save model…</b> keeps "
-            "what you trained. This page stays here as the first tab.</p>"
+            "what you trained; <b>Load pretrained</b>, where a tab has it, opens a model "
+            "this project trained for you, ready at once. This page stays here as the "
+            "first tab.</p>"
             "</td></tr></table>")
 
     def _clicked(self, url: QUrl) -> None:

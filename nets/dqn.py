@@ -673,6 +673,33 @@ def load(path):
     return TrainedModel(model, "dqn", meta, [])
 
 
+def evaluate(model, config: Config, episodes: int = 20, seed: int = 10_000,
+             epsilon: float = 0.0) -> list[float]:
+    """Returns (unclipped game score) of `episodes` games played by the greedy agent, on
+    seeds the training never used; an Atari game plays to its real end (all lives)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    values = tf.function(lambda s: model(s, training=False), reduce_retracing=True)
+    returns = []
+    for episode in range(episodes):
+        game = make_game(config, seed + episode)
+        stack = FrameStack(game.obs_shape, game.obs_dtype, HISTORY if is_atari(config.game)
+                           else 1)
+        state, total, over = stack.reset(game.reset()), 0.0, False
+        try:
+            while not over:
+                action = int(rng.integers(game.n_actions)) if rng.random() < epsilon \
+                    else int(np.argmax(values(state[None])[0]))
+                obs, _, raw, done, over, _ = game.step(action)
+                total += raw
+                state = stack.reset(obs) if done and not over else stack.push(obs)
+        finally:
+            game.close()
+        returns.append(total)
+    return returns
+
+
 # ---------------------------------------------------------------- watching
 def watch(model, config: Config, display: Display, reporter, epsilon: float = 0.01,
           seed: int = 0, episodes: int = 1000) -> Done:

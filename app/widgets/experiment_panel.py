@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
+                               QHBoxLayout, QLabel, QMenu, QPlainTextEdit, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
 
@@ -23,7 +23,7 @@ from app.widgets.config_form import ConfigForm
 from app.widgets.plots import BatchLossPlot, EpochPlots
 from app.worker import DRAIN_INTERVAL_MS, ExperimentWorker
 from nets import data as datasets
-from nets import runner, storage
+from nets import pretrained, runner, storage
 from nets.config import validate
 from nets.progress import Artifact, BatchMetrics, Done, EpochMetrics, Log, Started
 
@@ -208,6 +208,9 @@ class ExperimentPanel(QWidget):
         files.addWidget(self.save_button)
         files.addWidget(self.load_button)
         v.addLayout(files)
+        self.pretrained_button = self._pretrained_button()
+        if self.pretrained_button is not None:
+            v.addWidget(self.pretrained_button)
         v.addStretch(1)
 
         scroll = QScrollArea()
@@ -216,6 +219,42 @@ class ExperimentPanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(inner.sizeHint().width() + 24)
         return scroll
+
+    def _pretrained_button(self) -> QPushButton | None:
+        """A button offering the models that ship with the app for this family, if any."""
+        shipped = pretrained.entries(self.family_key)
+        if not shipped:
+            return None
+        button = QPushButton("Load pretrained ▾")
+        button.setToolTip("Models trained by this project that come with the app, for a "
+                          "demo without waiting. Training your own works as usual.")
+        menu = QMenu(button)
+        for entry in shipped:
+            action = menu.addAction(entry.title)
+            action.setData(entry.name)
+            action.setToolTip(entry.tooltip())
+        menu.setToolTipsVisible(True)
+        menu.triggered.connect(self._pretrained_chosen)
+        button.setMenu(menu)
+        return button
+
+    def _pretrained_chosen(self, action) -> None:
+        self.load_pretrained(action.data())
+
+    def load_pretrained(self, name: str) -> bool:
+        """Load a shipped model by its manifest name, its checksum checked first."""
+        entry = next((e for e in pretrained.entries(self.family_key) if e.name == name), None)
+        if entry is None or self.is_running():
+            return False
+        try:
+            path = pretrained.checked_path(entry)
+        except storage.StorageError as exc:
+            self.show_error(str(exc))
+            return False
+        if not self.load_model_from(path, remember_folder=False):
+            return False
+        self.now_label.setText(f"Loaded the pretrained {entry.title}: {entry.result}.")
+        return True
 
     def _build_monitor(self) -> QWidget:
         monitor = QSplitter(Qt.Orientation.Vertical)
@@ -379,6 +418,8 @@ class ExperimentPanel(QWidget):
         self.resume_box.setEnabled(not busy and self._has_autosave)
         self.save_button.setEnabled(not busy and self.trained is not None)
         self.load_button.setEnabled(not busy)
+        if self.pretrained_button is not None:
+            self.pretrained_button.setEnabled(not busy)
         self._eta_shown = 0.0  # the next progress update rewrites the bar's text
         if state == "stopping":
             self.progress.setFormat("Stopping …")
@@ -522,7 +563,7 @@ class ExperimentPanel(QWidget):
         if path:
             self.load_model_from(path)
 
-    def load_model_from(self, path) -> bool:
+    def load_model_from(self, path, remember_folder: bool = True) -> bool:
         """Load a saved model; on any problem say so and keep the current model."""
         try:
             trained = self.module.load(path)
@@ -543,7 +584,8 @@ class ExperimentPanel(QWidget):
             if isinstance(metrics, dict):
                 self.epoch_plots.set_epoch(i, {k: float(v) for k, v in metrics.items()
                                                if isinstance(v, (int, float))})
-        settings.save_json(self._key("last_dir"), str(Path(path).parent))
+        if remember_folder:
+            settings.save_json(self._key("last_dir"), str(Path(path).parent))
         self.now_label.setText(f"Loaded {Path(path).name}: trained "
                                f"{len(trained.history)} epochs on "
                                f"{meta.get('dataset_description', meta.get('dataset', '?'))}.")

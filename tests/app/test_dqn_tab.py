@@ -1,4 +1,6 @@
 """The deep Q-learning tab driven as a person would: train briefly, watch, play."""
+import shutil
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -77,3 +79,19 @@ def test_choosing_an_atari_game_switches_to_the_papers_settings(tab):
     combo.setCurrentText("CartPole-v1")
     combo.activated.emit(combo.currentIndex())
     assert tab.panel.form.config().train_every == 1
+
+
+def test_the_pretrained_agent_loads_and_a_damaged_copy_is_refused(qtbot, tab, tmp_path,
+                                                                  monkeypatch):
+    from nets import pretrained
+
+    assert tab.panel.load_pretrained("dqn-cartpole")
+    assert tab.play.watch.isEnabled() and "average return" in tab.panel.now_label.text()
+    agent = tab.agent
+
+    folder = tmp_path / "pretrained"  # the same files, one of them damaged
+    shutil.copytree(pretrained.FOLDER, folder)
+    monkeypatch.setattr(pretrained, "FOLDER", folder)
+    (folder / "dqn-cartpole.keras").write_bytes(b"truncated")
+    assert not tab.panel.load_pretrained("dqn-cartpole")
+    assert "damaged" in tab.panel.error_banner.text() and tab.agent is agent

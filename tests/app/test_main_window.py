@@ -71,6 +71,7 @@ def test_first_run_opens_on_the_welcome_page_whose_links_open_tabs(window):
     for tab in window.tabs:
         assert window.tab_widget.tabText(window.tab_widget.indexOf(tab)) in text
     assert "Train a convnet on digits" in text  # the family's own summary
+    assert "Ready to try without training: CartPole agent" in text  # a shipped model
     window.welcome.open_tab.emit(2)
     assert window.tab_widget.currentWidget() is window.tabs[2]
 

@@ -18,7 +18,8 @@ def test_selftest_passes_and_leaves_the_person_s_folders_alone(tmp_path):
                        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     text = report.read_text()
     assert r.returncode == 0, text + r.stderr
-    assert "All 7 checks passed" in text and "held-out accuracy" in text
+    assert "All 8 checks passed" in text and "held-out accuracy" in text
+    assert "CartPole agent" in text  # the shipped models were checked and loaded
     assert "Deep Q-learning" in text  # every tab was opened
     assert not home.exists() or not any(home.rglob("*.keras")) and not any(
         home.rglob("*.ini"))

@@ -87,3 +87,13 @@ def test_the_map_keeps_every_code_in_view(tab):
     tab.explorer.map.set_points(means, np.array([0, 1, 2]), ["a", "b", "c"])
     (x0, x1), (y0, y1) = tab.explorer.map.viewRange()
     assert x0 <= -7 and y1 >= 9 and x1 >= 3 and y0 <= -3
+
+
+def test_the_pretrained_vae_opens_from_its_button(qtbot, tab):
+    assert tab.panel.pretrained_button.isEnabled()
+    titles = [a.text() for a in tab.panel.pretrained_button.menu().actions()]
+    assert titles == ["VAE with a 2-D map of the digits"]
+    with qtbot.waitSignal(tab.background.result, timeout=30000):
+        assert tab.panel.load_pretrained("vae-digits")
+    qtbot.waitUntil(lambda: len(tab.explorer.map.dots.data) == 1000, timeout=10000)
+    assert "held-out loss" in tab.panel.now_label.text()

@@ -1,0 +1,110 @@
+"""Train the models that ship in resources/pretrained/ and write their manifest.
+
+    .venv/bin/python packaging/make_pretrained.py            # all of them
+    .venv/bin/python packaging/make_pretrained.py dqn-cartpole
+
+Each model is trained by the project's own command line (`main.py train ...`, run as a
+subprocess exactly as the manifest records it), then scored on data or games its training
+never saw, and the manifest gets the command, the score, the time, the versions and the
+file's SHA-256. Run it from the repository root; it needs no network.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from nets import pretrained  # noqa: E402
+
+
+def score_dqn(path: str) -> str:
+    import numpy as np
+
+    from nets import dqn
+    from nets.config import from_dict
+
+    trained = dqn.load(path)
+    returns = dqn.evaluate(trained.model, from_dict(dqn.Config, trained.meta["config"]),
+                           episodes=20)
+    return (f"average return {np.mean(returns):.1f} (lowest {min(returns):.0f}) over 20 "
+            "greedy games on seeds training never used (500 is the most CartPole gives)")
+
+
+def score_vae(path: str) -> str:
+    from nets import vae
+
+    last = vae.load(path).history[-1]
+    return (f"held-out loss {last['val_loss']:.1f} per digit (reconstruction "
+            f"{last['val_reconstruction']:.1f} + KL {last['val_kl']:.2f} nats) on the "
+            "1,000 bundled digits kept out of training")
+
+
+MODELS = {
+    "dqn-cartpole": dict(
+        family="dqn", title="CartPole agent",
+        description="A deep Q-network that balances the pole; press Watch agent.",
+        args=["train", "dqn", "--seed", "1"], score=score_dqn),
+    "vae-digits": dict(
+        family="vae", title="VAE with a 2-D map of the digits",
+        description="A convolutional VAE trained for 60 epochs on the bundled digits: "
+                    "drag through its map at once.",
+        args=["train", "vae", "--architecture", "conv", "--epochs", "60"], score=score_vae),
+}
+
+
+def make(name: str, spec: dict) -> dict:
+    target = pretrained.FOLDER / f"{name}.keras"
+    args = [*spec["args"], "--no-autosave", "--save",
+            str(target.relative_to(ROOT))]
+    print(f"== {name}: python main.py {shlex.join(args)}", flush=True)
+    with tempfile.TemporaryDirectory() as home:
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, check=True,
+                       env={**os.environ, "DLE_HOME": home})
+        seconds = time.monotonic() - t0
+    result = spec["score"](str(target))
+    print(f"   {result}", flush=True)
+    import keras
+    import tensorflow as tf
+
+    return dict(name=name, family=spec["family"], file=target.name, title=spec["title"],
+                description=spec["description"], command=f"python main.py {shlex.join(args)}",
+                result=result, sha256=pretrained.sha256(target),
+                trained=f"{datetime.date.today()}, {os.cpu_count()} CPU cores, "
+                        f"{platform.system()}",
+                seconds=round(seconds, 1),
+                versions={"tensorflow": tf.__version__, "keras": keras.__version__,
+                          "python": platform.python_version()})
+
+
+def main(names: list[str]) -> int:
+    pretrained.FOLDER.mkdir(exist_ok=True)
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        print(f"unknown: {', '.join(unknown)}; known: {', '.join(MODELS)}", file=sys.stderr)
+        return 2
+    kept = {e.name: e.__dict__ for e in pretrained.entries()}
+    for name in names or MODELS:
+        kept[name] = make(name, MODELS[name])
+    models = [kept[n] for n in MODELS if n in kept]
+    tmp = pretrained.MANIFEST.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"models": models}, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, pretrained.MANIFEST)
+    print(f"Wrote {pretrained.MANIFEST.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
