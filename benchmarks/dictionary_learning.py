@@ -40,7 +40,7 @@ def whitened_digit_patches(count: int, seed: int = 0) -> np.ndarray:
     return P.Whitening.fit(p, 0.1).apply(p)
 
 
-def bench_kmeans_speed(quick: bool) -> None:
+def bench_kmeans_speed(quick: bool, ks: tuple = (100, 400, 1600)) -> list[dict]:
     """Seconds each needs for its clustering; ours runs 1, 2, ... passes (each run timed
     afresh) until its inertia is no higher than scikit-learn's, and that run is compared.
     scikit-learn runs with its defaults (k-means++, batches of 1,024, its own early stop)."""
@@ -50,7 +50,7 @@ def bench_kmeans_speed(quick: bool) -> None:
     kmeans.fit_kmeans(x[:5000], 8, epochs=1)  # compile once, outside the timings
     batch = kmeans.Config().kmeans_batch
     rows = []
-    for k in ((100,) if quick else (100, 400, 1600)):
+    for k in ks[:1] if quick else ks:
         t0 = time.perf_counter()
         theirs = MiniBatchKMeans(k, random_state=0).fit(x)
         t_theirs = time.perf_counter() - t0
@@ -69,7 +69,8 @@ def bench_kmeans_speed(quick: bool) -> None:
                      "ours inertia": round(i_ours), "scikit-learn inertia": round(i_theirs),
                      "inertia ratio (<= 1.0)": round(i_ours / i_theirs, 4)})
     TABLES.add("K-means: ours (TensorFlow, batches of 4,096) vs scikit-learn "
-               "MiniBatchKMeans, same whitened 6x6 digit patches, 2 CPU cores", rows)
+               "MiniBatchKMeans, same whitened 6x6 digit patches", rows)
+    return rows
 
 
 def bench_study(quick: bool) -> None:
@@ -112,7 +113,7 @@ def bench_cifar(quick: bool) -> None:
         "result": done.message, "seconds": round(time.perf_counter() - t0)}])
 
 
-def bench_sparse_coding(quick: bool) -> None:
+def bench_sparse_coding(quick: bool) -> tuple[list[dict], list[dict]]:
     from sklearn.decomposition import MiniBatchDictionaryLearning
 
     cfg = sc.Config(patch_size=8, atoms=64 if quick else 128, sparsity=0.1,
@@ -165,6 +166,7 @@ def bench_sparse_coding(quick: bool) -> None:
                             "ratio": round(t["sparse_coding"] / t["autoencoder"], 1)})
     TABLES.add("Coding one image: optimisation vs one forward pass (median)",
                timing_rows)
+    return rows, timing_rows
 
 
 def main() -> int:

@@ -8,7 +8,6 @@ GUI while it trains (event-loop lag, steps per second with the live view on and 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 
@@ -95,15 +94,15 @@ def bench_pong_speed(quick: bool) -> None:
     TABLES.add("Pong training speed on this machine (no live view)", rows)
 
 
-def bench_gui(quick: bool) -> None:
+def bench_gui(quick: bool, seconds: float | None = None) -> list[dict]:
     """The tab training Pong in-process: GUI event-loop lag and steps/s, live view on/off."""
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.tabs.dqn import DQNTab
+    from common import LagProbe
 
     app = QApplication.instance() or QApplication([])
-    seconds = 10 if quick else 40
+    seconds = seconds or (10 if quick else 40)
     rows = []
     for live in (True, False):
         tab = DQNTab()
@@ -114,27 +113,18 @@ def bench_gui(quick: bool) -> None:
                          "learning_starts": 500, "replay_capacity": 20_000,
                          "batch_size": 32, "train_every": 4})
         tab.play.live.setChecked(live)
-        lags, stats = [], []
-        tick = {"t": time.perf_counter()}
-
-        def beat():
-            now = time.perf_counter()
-            lags.append(max(0.0, now - tick["t"] - 0.010))
-            tick["t"] = now
-
-        timer = QTimer()
-        timer.setInterval(10)
-        timer.timeout.connect(beat)
+        stats = []
         tab.panel.events.connect(lambda batch: stats.extend(
             (time.perf_counter(), e.value["step"]) for e in batch
             if isinstance(e, Artifact) and e.name == "stats" and e.value["learning"]))
+        probe = LagProbe(settle_s=15)  # TF start-up and the warm-up first
         tab.panel.start()
-        timer.start()
-        t_end = time.perf_counter() + 15 + seconds  # TF start-up and warm-up first
+        probe.start()
+        t_end = time.perf_counter() + 15 + seconds
         while time.perf_counter() < t_end:
             app.processEvents()
             time.sleep(0.001)
-        timer.stop()
+        probe.stop()
         tab.panel.stop()
         while tab.panel.is_running():
             app.processEvents()
@@ -144,17 +134,16 @@ def bench_gui(quick: bool) -> None:
         learning = [p for p in stats if p[0] > stats[0][0] + 5] if stats else []
         sps = ((learning[-1][1] - learning[0][1]) / (learning[-1][0] - learning[0][0])
                if len(learning) > 1 else float("nan"))
-        ms = sorted(1000 * v for v in lags[len(lags) // 4:])  # after start-up
         rows.append({"live view": "on" if live else "off",
                      "agent steps/s": round(sps, 1),
-                     "event-loop lag p50 ms": round(statistics.median(ms), 1),
-                     "event-loop lag p99 ms (target <= 50)": round(
-                         ms[min(len(ms) - 1, int(0.99 * len(ms)))], 1)})
+                     "event-loop lag p50 ms": probe.ms(50),
+                     "event-loop lag p99 ms (target <= 50)": probe.ms(99)})
     rows.append({"live view": "ratio on/off (target >= 0.9)",
                  "agent steps/s": round(rows[0]["agent steps/s"] / rows[1]["agent steps/s"],
                                         2), "event-loop lag p50 ms": "",
                  "event-loop lag p99 ms (target <= 50)": ""})
     TABLES.add("The tab training Pong in a thread: GUI responsiveness and speed", rows)
+    return rows
 
 
 def main() -> int:

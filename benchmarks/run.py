@@ -1,11 +1,19 @@
-"""Measure the app: start-up, CNN accuracy and time, in-app training throughput against a
-bare `model.fit`, draw-to-prediction latency, the VAE's held-out ELBO and time per epoch,
-and latent-drag-to-image latency. Prints a markdown table and writes JSON.
+"""Every benchmark that fits on a 2-core CPU in about 10 minutes, as one table.
 
-    python benchmarks/run.py            # the full set (about 3 minutes on 2 cores)
-    python benchmarks/run.py --quick    # a smoke pass: checks the benchmarks still run
+Start-up, CNN accuracy and time, in-app training throughput against a bare `model.fit`,
+GUI event-loop lag while the CNN and the DQN tabs train, draw-to-prediction and
+latent-drag-to-image latency, plot redraw cost, each family's own figures (autoencoders,
+VAE, K-means and sparse coding against scikit-learn, DQN steps/s with the live view on and
+off) and the peak memory of each section. Each section runs in a fresh process, so its
+peak memory is its own. Prints a markdown table and writes results.md and results.json.
 
-Run it with the project's environment (`.venv/bin/python benchmarks/run.py`).
+    python benchmarks/run.py                   # the full set (about 10 minutes on 2 cores)
+    python benchmarks/run.py --quick           # a smoke pass: checks the benchmarks run
+    python benchmarks/run.py --only cnn,vae    # some sections
+
+Run it with the project's environment (`.venv/bin/python benchmarks/run.py`). Longer
+measurements stay in their own scripts: dictionary_learning.py (the K-means study, all K),
+dqn.py (CartPole learning to 475, Pong speed) and soak.py (memory over a long session).
 """
 from __future__ import annotations
 
@@ -15,10 +23,11 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, SCRATCH  # first: sets up the environment
+from common import ROOT, SCRATCH, LagProbe, percentile  # first: sets up the environment
 
 ROWS: list[dict] = []
 
@@ -41,11 +50,6 @@ def latency_rows(name: str, seconds: list[float], what: str) -> None:
     row(f"{name} latency, median", round(statistics.median(ms), 1), "ms",
         compared_to=f"{len(ms)} {what}")
     row(f"{name} latency, 95th percentile", round(percentile(ms, 95), 1), "ms", "<= 30 ms")
-
-
-def percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
 # ------------------------------------------------------------------ start-up
@@ -112,7 +116,7 @@ def bare_epoch_seconds(cfg, ds) -> float:
     return (time.perf_counter() - t0 - first[0]) / (cfg.epochs - 1)
 
 
-def app_epoch_seconds(qapp, cfg) -> float:
+def app_epoch_seconds(qapp, cfg, probe: LagProbe | None = None) -> float:
     from PySide6.QtCore import QEventLoop
 
     from app.tabs.cnn import CNNTab
@@ -134,7 +138,11 @@ def app_epoch_seconds(qapp, cfg) -> float:
     loop = QEventLoop()  # a real event loop, as in the app: it sleeps when idle
     tab.panel.finished.connect(loop.quit)
     tab.panel.start()
+    if probe:
+        probe.start()
     loop.exec()
+    if probe:
+        probe.stop()
     tab.shutdown()
     tab.close()
     tab.deleteLater()
@@ -156,6 +164,12 @@ def bench_throughput(qapp, quick: bool) -> None:
         "ratio", ">= 0.95", compared_to=f"seconds per epoch after the first: bare fit "
                                         f"{b:.3f} vs in-app {a:.3f} (default CNN, bundled "
                                         f"digits, median of {len(bare)} interleaved runs)")
+    probe = LagProbe(settle_s=2)  # a separate run: the probe's timer costs a little
+    app_epoch_seconds(qapp, cfg, probe)
+    what = f"10 ms timer, {len(probe.lags)} beats while the CNN tab trained {cfg.epochs} epochs"
+    row("GUI event-loop lag while the CNN tab trains, p50", probe.ms(50), "ms",
+        compared_to=what)
+    row("GUI event-loop lag while the CNN tab trains, p99", probe.ms(99), "ms", "<= 50 ms")
 
 
 # ------------------------------------------------------------------ draw to prediction
@@ -269,30 +283,183 @@ def bench_latent_drag(qapp, trained, quick: bool) -> None:
     latency_rows("latent-drag-to-image", latencies, f"decodings shown during {drags} drags")
 
 
+# ------------------------------------------------------------------ plots
+def bench_plot_redraw(qapp, quick: bool) -> None:
+    """One redraw of the live loss plot (two curves, downsampled and clipped to view) with
+    n points, against two plain pyqtgraph curves with the same data. The viewport is
+    repainted synchronously, so the time includes drawing, not only updating."""
+    import numpy as np
+    import pyqtgraph as pg
+
+    from app.widgets.plots import BatchLossPlot
+
+    repeats = 5 if quick else 30
+    for n in (1_000, 10_000, 100_000):
+        ours, plain = BatchLossPlot(), pg.PlotWidget()
+        curves = (plain.plot(), plain.plot())
+        rng = np.random.default_rng(0)
+        for w in (ours, plain):
+            w.resize(600, 300)
+            w.show()
+        x = np.arange(n, dtype=float)
+        y = np.exp(-x / n) + 0.1 * rng.standard_normal(n)
+        for i, v in enumerate(y):
+            ours.add(i, float(v))
+        times = {"ours": [], "plain": []}
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            ours.refresh()  # setData: pyqtgraph recomputes the downsampled curves
+            ours.viewport().repaint()
+            t1 = time.perf_counter()
+            for curve in curves:
+                curve.setData(x, y)
+            plain.viewport().repaint()
+            t2 = time.perf_counter()
+            times["ours"].append(t1 - t0)
+            times["plain"].append(t2 - t1)
+            qapp.processEvents()
+        a = 1000 * statistics.median(times["ours"])
+        b = 1000 * statistics.median(times["plain"])
+        row(f"live loss plot redraw with {n:,} points (median)", round(a, 2), "ms",
+            compared_to=f"two plain pyqtgraph curves: {b:.2f} ms")
+        for w in (ours, plain):
+            w.close()
+            w.deleteLater()
+        qapp.processEvents()
+
+
+# ------------------------------------------------------------------ families' own figures
+def bench_dictionaries(quick: bool) -> None:
+    import dictionary_learning as dl
+
+    for r in dl.bench_kmeans_speed(quick, ks=(400,)):
+        row(f"K-means fit time, ours / scikit-learn MiniBatchKMeans (K = {r['K']}, "
+            f"{r['patches']:,} whitened 6x6 digit patches)", r["time ratio (target <= 1.0)"],
+            "ratio", "<= 1.0", compared_to=f"{r['ours s']} s vs {r['scikit-learn s']} s; "
+                                           f"inertia ratio {r['inertia ratio (<= 1.0)']}")
+    learn, coding = dl.bench_sparse_coding(quick)
+    ours, theirs = learn
+    row("sparse-coding dictionary, ours / scikit-learn MiniBatchDictionaryLearning: time",
+        round(ours["seconds"] / theirs["seconds"], 2), "ratio", "<= 1.0",
+        compared_to=f"{ours['seconds']} s vs {theirs['seconds']} s; held-out objective "
+                    f"{ours['held-out objective']} vs {theirs['held-out objective']}")
+    for r in coding:
+        row(f"coding one {r['input']} image ({r['code size']} atoms): sparse coding / "
+            "autoencoder encoder", r["ratio"], "x slower",
+            compared_to=f"{r['sparse coding ms']} ms vs {r['autoencoder encoder ms']} ms")
+
+
+def bench_dqn(quick: bool) -> None:
+    import dqn as dqn_bench
+
+    on, off, ratio = dqn_bench.bench_gui(quick, seconds=8 if quick else 20)
+    row("DQN tab training Pong: agent steps/s, live view on / off",
+        ratio["agent steps/s"], "ratio", ">= 0.9",
+        compared_to=f"{on['agent steps/s']} vs {off['agent steps/s']} steps/s")
+    for r in (on, off):
+        row(f"GUI event-loop lag while the DQN tab trains (live view {r['live view']}), "
+            "p50 / p99", f"{r['event-loop lag p50 ms']} / "
+                         f"{r['event-loop lag p99 ms (target <= 50)']}", "ms", "p99 <= 50 ms")
+
+
+def section_startup(quick, qapp):
+    bench_startup(1 if quick else 3)
+
+
+def section_cnn(quick, qapp):
+    bench_cnn_accuracy(quick)
+    bench_throughput(qapp, quick)
+    bench_draw_latency(qapp, quick)
+
+
+def section_autoencoders(quick, qapp):
+    bench_autoencoders(quick)
+
+
+def section_vae(quick, qapp):
+    bench_latent_drag(qapp, bench_vae(quick), quick)
+
+
+def section_plots(quick, qapp):
+    bench_plot_redraw(qapp, quick)
+
+
+def section_dictionaries(quick, qapp):
+    bench_dictionaries(quick)
+
+
+def section_dqn(quick, qapp):
+    bench_dqn(quick)
+
+
+SECTIONS = {"startup": section_startup, "cnn": section_cnn,
+            "autoencoders": section_autoencoders, "vae": section_vae,
+            "plots": section_plots, "dictionaries": section_dictionaries,
+            "dqn": section_dqn}
+
+
+def peak_memory_mb() -> float | None:
+    """This process's peak resident memory (Linux and macOS; None elsewhere)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 1024))
+
+
+def run_section(name: str, quick: bool, rows_file: str) -> int:
+    """In this (fresh) process: one section, its rows and its peak memory to rows_file."""
+    from app.main_window import make_application
+
+    from PySide6.QtCore import QEvent
+
+    qapp = make_application([])
+    SECTIONS[name](quick, qapp)
+    row(f"peak memory of the {name} section's process", peak_memory_mb(), "MB",
+        compared_to="resident set size, Python + TensorFlow + Qt included")
+    Path(rows_file).write_text(json.dumps(ROWS))
+    for widget in qapp.topLevelWidgets():  # tear down in order, as the app does on exit
+        if widget.isVisible():
+            widget.close()
+    qapp.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qapp.processEvents()
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke pass, numbers meaningless")
+    parser.add_argument("--only", help="comma-separated sections: " + ", ".join(SECTIONS))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"),
                         help="folder for results.json and results.md")
+    parser.add_argument("--section", choices=SECTIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--rows", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.section:
+        return run_section(args.section, args.quick, args.rows)
 
-    from app.main_window import make_application
-
-    qapp = make_application([])
-    print("Start-up ...", flush=True)
-    bench_startup(1 if args.quick else 3)
-    print("CNN accuracy ...", flush=True)
-    bench_cnn_accuracy(args.quick)
-    print("Throughput ...", flush=True)
-    bench_throughput(qapp, args.quick)
-    print("Draw latency ...", flush=True)
-    bench_draw_latency(qapp, args.quick)
-    print("Autoencoders ...", flush=True)
-    bench_autoencoders(args.quick)
-    print("VAE ...", flush=True)
-    trained_vae = bench_vae(args.quick)
-    print("Latent drag latency ...", flush=True)
-    bench_latent_drag(qapp, trained_vae, args.quick)
+    names = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+    failed = []
+    for name in names:
+        print(f"== {name}", flush=True)
+        t0 = time.perf_counter()
+        with tempfile.NamedTemporaryFile(suffix=".json", dir=SCRATCH, delete=False) as f:
+            rows_file = f.name
+        cmd = [sys.executable, __file__, "--section", name, "--rows", rows_file]
+        code = subprocess.call(cmd + (["--quick"] if args.quick else []))
+        text = Path(rows_file).read_text()
+        if code != 0 or not text:
+            failed.append(name)
+            ROWS.append({"benchmark": f"{name} section FAILED (exit status {code})",
+                         "value": "", "unit": "", "target": "", "compared_to": ""})
+            continue
+        for r in json.loads(text):
+            ROWS.append({**r, "section": name})
+        print(f"   {name}: {time.perf_counter() - t0:.0f} s", flush=True)
 
     import keras
     import tensorflow as tf
@@ -300,17 +467,19 @@ def main() -> int:
     machine = (f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, Keras "
                f"{keras.__version__}, GPUs: {len(tf.config.list_physical_devices('GPU'))}")
     lines = [f"# Benchmarks ({'quick' if args.quick else 'full'}) — {machine}", "",
-             "| benchmark | value | target | compared to |", "|---|---|---|---|"]
-    lines += [f"| {r['benchmark']} | {r['value']} {r['unit']} | {r['target']} | "
-              f"{r['compared_to']} |" for r in ROWS]
+             "| section | benchmark | value | target | compared to |", "|---|---|---|---|---|"]
+    lines += [f"| {r.get('section', '')} | {r['benchmark']} | {r['value']} {r['unit']} | "
+              f"{r['target']} | {r['compared_to']} |" for r in ROWS]
     table = "\n".join(lines)
     print("\n" + table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(table + "\n")
     (out / "results.json").write_text(json.dumps({"machine": machine, "quick": args.quick,
-                                                  "rows": ROWS}, indent=1))
-    return 0
+                                                  "failed": failed, "rows": ROWS}, indent=1))
+    if failed:
+        print(f"FAILED sections: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -271,9 +271,11 @@ def load_image_folder(root, size=(28, 28), channels: int = 1, val_fraction: floa
                     report.skip("empty files", path)
                     continue
                 a = read_image(path, size, channels)
-            except (UnidentifiedImageError, Image.DecompressionBombError,
-                    Image.DecompressionBombWarning):
+            except UnidentifiedImageError:
                 report.skip("not readable as images", path)
+                continue
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                report.skip("too large to load", path)
                 continue
             except ValueError as exc:
                 reason = "too large to load" if "too large" in str(exc) else "damaged images"

@@ -11,6 +11,7 @@ after CleanRL's dqn_atari.py, without OpenCV (resizing is done by Pillow).
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ import numpy as np
 from nets import storage
 from nets.config import param
 from nets.data import DataError  # its message is meant for the person
-from nets.progress import Artifact, BatchMetrics, Done, ImageEvent, Log, Started, StopRequested
+from nets.progress import (Artifact, BatchMetrics, Done, ImageEvent, Log, Started,
+                           StopRequested, TrainingDiverged)
 
 TITLE = "Deep Q-learning"
 SUMMARY = "An agent learns to play Atari games (or balance a pole) from the screen alone."
@@ -566,8 +568,8 @@ def train(request, reporter):
     obs = game.reset()
     state = stack.reset(obs)
     first = True
-    status = "finished"
-    step = start_step
+    status, message = "finished", ""
+    step = synced_at = start_step
     try:
         for step in range(start_step + 1, config.total_steps + 1):
             eps = epsilon_at(step, config)
@@ -604,8 +606,11 @@ def train(request, reporter):
                     batch = None
                 if batch is not None:
                     loss = float(learner.train_step(*batch))
+                    if not math.isfinite(loss):
+                        raise TrainingDiverged(f"The loss became {loss} at step {step:,}.")
             if step % config.target_update == 0:
                 learner.sync_target()
+                synced_at = step
             now = time.monotonic()
             if now - last_emit >= 0.1:
                 sps = (step - steps_at) / max(now - steps_t0, 1e-9)
@@ -632,6 +637,12 @@ def train(request, reporter):
             reporter.controls.checkpoint()
             if display.paced:  # a person chose a speed they can follow
                 time.sleep(max(0.0, 1 / display.fps - (time.monotonic() - now)))
+    except TrainingDiverged as exc:
+        learner.q.set_weights(learner.target.get_weights())  # Q as of the last copy into Q^
+        status = "failed"
+        message = (f"{exc} Training was stopped; the agent keeps its weights of step "
+                   f"{synced_at:,}, the last copy into the target network. A lower learning "
+                   "rate usually fixes this. ")
     except StopRequested:
         status = "stopped"
         if request.autosave and step > start_step:  # Stop or closing the window keeps it all
@@ -646,8 +657,8 @@ def train(request, reporter):
     recent = history["returns"][-20:]
     score = (f" Average return of the last {len(recent)} episodes: "
              f"{np.mean(recent):.1f}." if recent else "")
-    words = "Stopped by you after" if status == "stopped" else "Trained"
-    return Done(status, f"{words} {step - start_step:,} steps in {seconds:.0f} s "
+    words = {"stopped": "Stopped by you after", "failed": "Ran"}.get(status, "Trained")
+    return Done(status, f"{message}{words} {step - start_step:,} steps in {seconds:.0f} s "
                 f"({(step - start_step) / max(seconds, 1e-9):.0f} steps/s).{score}",
                 result=trained)
 
@@ -666,8 +677,7 @@ def load(path):
         shape = tuple(int(v) for v in meta["obs_shape"])
         n_actions = len(meta["action_names"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise storage.StorageError(f"The agent description in the file is damaged "
-                                   f"({exc}).") from exc
+        raise storage.damaged_description(path, exc) from exc
     model = build_q_network(config, shape, n_actions)
     storage.load_weights(model, path)
     return TrainedModel(model, "dqn", meta, [])

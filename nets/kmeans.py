@@ -393,8 +393,7 @@ def load(path):
     try:
         model = build_model(config, shape, len(classes))
     except DataError as exc:
-        raise storage.StorageError(f"The model description in the file is damaged "
-                                   f"({exc})") from exc
+        raise storage.damaged_description(path, exc) from exc
     storage.load_weights(model, path)
     return TrainedModel(model, "kmeans", meta, list(meta.get("history", [])))
 

@@ -141,8 +141,10 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
         if bridge.last_good_weights is not None:
             model.set_weights(bridge.last_good_weights)
         status = "failed"
-        message = (f"{exc} Training was stopped; the model keeps the weights of the last "
-                   "good epoch. A lower learning rate usually fixes this.")
+        kept = ("the weights of the last good epoch" if len(history) > initial_epoch
+                else "the weights it started this run with")
+        message = (f"{exc} Training was stopped; the model keeps {kept}. A lower learning "
+                   "rate usually fixes this.")
     seconds = time.monotonic() - t0
     if status == "finished":
         message = f"Trained {epochs - initial_epoch} epochs in {seconds:.1f} s."
@@ -228,8 +230,7 @@ def read_saved(path, family_key: str, config_cls, what: str):
         config = from_dict(config_cls, meta["config"], strict=True)
         shape = tuple(int(v) for v in meta["input_shape"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise storage.StorageError(f"The model description in the file is damaged "
-                                   f"({exc}).") from exc
+        raise storage.damaged_description(path, exc) from exc
     return meta, config, shape
 
 

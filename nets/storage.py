@@ -118,6 +118,16 @@ def read_meta(path) -> dict:
     return meta
 
 
+def damaged_description(path, exc: Exception) -> StorageError:
+    """A file whose description of its model (explorer.json) lacks or garbles a field."""
+    if isinstance(exc, KeyError) and exc.args:
+        why = f"it has no '{exc.args[0]}'"
+    else:
+        why = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+    return StorageError(f"{Path(path).name} does not describe a model this app can rebuild "
+                        f"({why}).")
+
+
 def load_weights(model, path) -> None:
     """Read only the weight arrays of a saved archive into a model built in code.
 
