@@ -117,7 +117,7 @@ def bench_sparse_coding(quick: bool) -> tuple[list[dict], list[dict]]:
     from sklearn.decomposition import MiniBatchDictionaryLearning
 
     cfg = sc.Config(patch_size=8, atoms=64 if quick else 128, sparsity=0.1,
-                    patches=5000 if quick else 20_000, epochs=2 if quick else 5)
+                    patches=2000 if quick else 20_000, epochs=1 if quick else 5)
     ds = data.load("photos")
     rng = np.random.default_rng(0)
     x = sc.preprocess(sc.training_patches(ds.x_train, 8, cfg.patches, rng),

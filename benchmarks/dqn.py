@@ -117,10 +117,11 @@ def bench_gui(quick: bool, seconds: float | None = None) -> list[dict]:
         tab.panel.events.connect(lambda batch: stats.extend(
             (time.perf_counter(), e.value["step"]) for e in batch
             if isinstance(e, Artifact) and e.name == "stats" and e.value["learning"]))
-        probe = LagProbe(settle_s=15)  # TF start-up and the warm-up first
+        settle = 6 if quick else 15  # TF start-up and the warm-up first
+        probe = LagProbe(settle_s=settle)
         tab.panel.start()
         probe.start()
-        t_end = time.perf_counter() + 15 + seconds
+        t_end = time.perf_counter() + settle + seconds
         while time.perf_counter() < t_end:
             app.processEvents()
             time.sleep(0.001)
@@ -131,7 +132,8 @@ def bench_gui(quick: bool, seconds: float | None = None) -> list[dict]:
             time.sleep(0.01)
         tab.shutdown()
         tab.deleteLater()
-        learning = [p for p in stats if p[0] > stats[0][0] + 5] if stats else []
+        learning = [p for p in stats if p[0] > stats[0][0] + (1 if quick else 5)] \
+            if stats else []
         sps = ((learning[-1][1] - learning[0][1]) / (learning[-1][0] - learning[0][0])
                if len(learning) > 1 else float("nan"))
         rows.append({"live view": "on" if live else "off",

@@ -212,7 +212,7 @@ def bench_autoencoders(quick: bool) -> None:
     from nets import runner
     from nets.progress import Artifact, EpochMetrics, ListReporter
 
-    for kind in ("plain", "stacked", "denoising"):
+    for kind in ("plain",) if quick else ("plain", "stacked", "denoising"):
         cfg = aes.Config(kind=kind, epochs=1 if quick else aes.Config().epochs,
                          few_labels=20 if quick else 100)
         rep = ListReporter()
@@ -352,7 +352,7 @@ def bench_dictionaries(quick: bool) -> None:
 def bench_dqn(quick: bool) -> None:
     import dqn as dqn_bench
 
-    on, off, ratio = dqn_bench.bench_gui(quick, seconds=8 if quick else 20)
+    on, off, ratio = dqn_bench.bench_gui(quick, seconds=4 if quick else 20)
     row("DQN tab training Pong: agent steps/s, live view on / off",
         ratio["agent steps/s"], "ratio", ">= 0.9",
         compared_to=f"{on['agent steps/s']} vs {off['agent steps/s']} steps/s")
