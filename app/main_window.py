@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, Q
 
 from app import APP_NAME, ORG_NAME, __version__, settings
 from app.welcome import WelcomePage
-from nets import kit
-from nets import pretrained
+from nets import kit, pretrained
 from nets.data import RESOURCES
 from app.worker import track
 

@@ -5,8 +5,10 @@ Import it before anything from nets/ or app/.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +19,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SCRATCH = Path(tempfile.mkdtemp(prefix="dle-bench-"))
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)  # autosaves of the runs
 os.environ["DLE_HOME"] = str(SCRATCH / "home")
 RESULTS = ROOT / "benchmarks" / "results"
 

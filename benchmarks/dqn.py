@@ -8,6 +8,7 @@ GUI while it trains (event-loop lag, steps per second with the live view on and 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 
@@ -94,8 +95,10 @@ def bench_pong_speed(quick: bool) -> None:
     TABLES.add("Pong training speed on this machine (no live view)", rows)
 
 
-def bench_gui(quick: bool, seconds: float | None = None) -> list[dict]:
-    """The tab training Pong in-process: GUI event-loop lag and steps/s, live view on/off."""
+def bench_gui(quick: bool, seconds: float | None = None, rounds: int = 1) -> list[dict]:
+    """The tab training Pong in-process: GUI event-loop lag and steps/s, live view on/off,
+    alternated for `rounds` rounds (the median of each is reported, so that a machine
+    slowing down or speeding up mid-run does not favour one side)."""
     from PySide6.QtWidgets import QApplication
 
     from app.tabs.dqn import DQNTab
@@ -103,8 +106,10 @@ def bench_gui(quick: bool, seconds: float | None = None) -> list[dict]:
 
     app = QApplication.instance() or QApplication([])
     seconds = seconds or (10 if quick else 40)
-    rows = []
-    for live in (True, False):
+    runs = {True: [], False: []}
+    order = [live for r in range(rounds) for live in ((True, False) if r % 2 == 0
+                                                     else (False, True))]  # on off off on
+    for live in order:
         tab = DQNTab()
         tab.resize(1400, 850)
         tab.show()
@@ -136,10 +141,13 @@ def bench_gui(quick: bool, seconds: float | None = None) -> list[dict]:
             if stats else []
         sps = ((learning[-1][1] - learning[0][1]) / (learning[-1][0] - learning[0][0])
                if len(learning) > 1 else float("nan"))
+        runs[live].append((sps, probe.ms(50), probe.ms(99)))
+    rows = []
+    for live in (True, False):
+        sps, p50, p99 = (statistics.median(v) for v in zip(*runs[live]))
         rows.append({"live view": "on" if live else "off",
-                     "agent steps/s": round(sps, 1),
-                     "event-loop lag p50 ms": probe.ms(50),
-                     "event-loop lag p99 ms (target <= 50)": probe.ms(99)})
+                     "agent steps/s": round(sps, 1), "event-loop lag p50 ms": p50,
+                     "event-loop lag p99 ms (target <= 50)": p99})
     rows.append({"live view": "ratio on/off (target >= 0.9)",
                  "agent steps/s": round(rows[0]["agent steps/s"] / rows[1]["agent steps/s"],
                                         2), "event-loop lag p50 ms": "",

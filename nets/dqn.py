@@ -469,8 +469,14 @@ class Learner:
                 chosen = tf.gather(values, a, axis=1, batch_dims=1)
                 loss = error(y, chosen)
             grads = tape.gradient(loss, q.trainable_variables)
-            opt.apply_gradients(zip(grads, q.trainable_variables))
-            return loss
+            finite = tf.math.is_finite(loss) & tf.math.is_finite(tf.linalg.global_norm(grads))
+
+            def apply():  # a NaN or infinite step is never applied: Q stays as it was
+                opt.apply_gradients(zip(grads, q.trainable_variables))
+                return tf.constant(True)
+
+            tf.cond(finite, apply, lambda: tf.constant(False))
+            return tf.where(finite, loss, tf.constant(float("nan"), loss.dtype))
 
         @tf.function(reduce_retracing=True)
         def values(s):
@@ -480,6 +486,9 @@ class Learner:
 
     def sync_target(self) -> None:
         self.target.set_weights(self.q.get_weights())
+
+    def q_is_finite(self) -> bool:
+        return all(np.isfinite(w).all() for w in self.q.get_weights())
 
     def q_values(self, state) -> np.ndarray:
         return np.asarray(self.values(state[None]))[0]
@@ -606,9 +615,16 @@ def train(request, reporter):
                     batch = None
                 if batch is not None:
                     loss = float(learner.train_step(*batch))
-                    if not math.isfinite(loss):
-                        raise TrainingDiverged(f"The loss became {loss} at step {step:,}.")
-            if step % config.target_update == 0:
+                    if not math.isfinite(loss):  # the step was not applied
+                        raise TrainingDiverged(f"The loss or its gradient became NaN or "
+                                               f"infinite at step {step:,}.")
+            # Q^ and the autosaves only ever hold finite weights: the last good state
+            due = (step % config.target_update == 0,
+                   request.autosave and step % config.autosave_every == 0)
+            if any(due) and not learner.q_is_finite():
+                raise TrainingDiverged(f"The network's weights became NaN or infinite by "
+                                       f"step {step:,}.")
+            if due[0]:
                 learner.sync_target()
                 synced_at = step
             now = time.monotonic()
@@ -629,7 +645,7 @@ def train(request, reporter):
                      for i in range(0, len(probe), 250)]), axis=1)))
                 history["avg_q"].append((step, value))
                 reporter.emit(Artifact("avg_q", (step, value)))
-            if request.autosave and step % config.autosave_every == 0:
+            if due[1]:
                 try:
                     storage.autosave(learner.q, "dqn", snapshot(step), step)
                 except storage.StorageError as exc:
@@ -653,7 +669,8 @@ def train(request, reporter):
     finally:
         game.close()
     seconds = time.monotonic() - t0
-    trained = TrainedModel(learner.q, "dqn", snapshot(step), [], seconds)
+    trained = TrainedModel(learner.q, "dqn",
+                           snapshot(synced_at if status == "failed" else step), [], seconds)
     recent = history["returns"][-20:]
     score = (f" Average return of the last {len(recent)} episodes: "
              f"{np.mean(recent):.1f}." if recent else "")

@@ -6,7 +6,6 @@ before it is used: a wrong or truncated file is reported, never loaded.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import tarfile
 import urllib.request
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from nets.data import DataError
+from nets.storage import file_digest
 
 KERAS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 ENV = "DLE_DATA"  # the kit folder the app reads from
@@ -70,11 +70,7 @@ def verify(path: Path, item: KitFile) -> None:
         what = "truncated" if size < item.size else "too long"
         raise KitError(f"{item.name} in {path.parent} is {what} ({size:,} of "
                        f"{item.size:,} bytes): download it again.")
-    digest = hashlib.new(item.algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != item.digest:
+    if file_digest(path, item.algorithm) != item.digest:
         raise KitError(f"{item.name} in {path.parent} is damaged or not the published file "
                        f"(its {item.algorithm} checksum differs): download it again.")
 

@@ -8,13 +8,12 @@ weights-only loader, like every model file the app opens).
 """
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from nets.data import RESOURCES
-from nets.storage import StorageError
+from nets.storage import StorageError, file_digest
 
 FOLDER = RESOURCES / "pretrained"
 MANIFEST = FOLDER / "manifest.json"
@@ -43,21 +42,28 @@ class Entry:
                 f"\n({self.seconds / 60:.1f} min on {self.trained})")
 
 
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def read_manifest(manifest: Path | None = None) -> list[dict]:
+    """The manifest's entries as written; OSError or ValueError if it cannot be read."""
+    raw = json.loads(Path(manifest or MANIFEST).read_text(encoding="utf-8"))
+    if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
+        raise ValueError("the manifest has no list of models")
+    return raw["models"]
 
 
-def entries(family: str | None = None, manifest: Path | None = None) -> list[Entry]:
-    """The shipped models (of one family); an unreadable manifest lists none."""
+def entries(family: str | None = None) -> list[Entry]:
+    """The shipped models (of one family). An unreadable manifest lists none; an entry
+    this version cannot read is left out; fields it does not know are ignored."""
     try:
-        raw = json.loads(Path(manifest or MANIFEST).read_text(encoding="utf-8"))
-        found = [Entry(**item) for item in raw["models"]]
-    except (OSError, ValueError, KeyError, TypeError):
+        items = read_manifest()
+    except (OSError, ValueError):
         return []
+    known = {f.name for f in fields(Entry)}
+    found = []
+    for item in items:
+        try:
+            found.append(Entry(**{k: v for k, v in item.items() if k in known}))
+        except (TypeError, AttributeError):
+            continue
     return [e for e in found if family is None or e.family == family]
 
 
@@ -65,7 +71,7 @@ def checked_path(entry: Entry) -> Path:
     """The entry's file once its checksum matches the manifest; StorageError otherwise."""
     path = entry.path
     try:
-        actual = sha256(path)
+        actual = file_digest(path)
     except OSError as exc:
         raise StorageError(f"The pretrained model {entry.file} is missing from this "
                            f"installation ({exc.strerror}).") from exc

@@ -8,6 +8,7 @@ from `explorer.json` in code and reads only the weight arrays.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import tempfile
@@ -32,6 +33,15 @@ FILE_MODE = _file_mode()
 
 class StorageError(Exception):
     """A save or load failed; the message is meant for the person."""
+
+
+def file_digest(path, algorithm: str = "sha256") -> str:
+    """The hex checksum of a file, read in blocks (hashlib.file_digest needs Python 3.11)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def app_home() -> Path:
@@ -173,10 +183,16 @@ def autosave(model, family: str, meta: dict, epoch: int) -> Path:
 
 
 def list_autosaves(family: str) -> list[Path]:
+    """Oldest first, by the number in the name (epoch-100000 comes after epoch-50000)."""
     folder = autosave_dir(family)
     if not folder.is_dir():
         return []
-    return sorted(folder.glob("epoch-*.keras"))
+
+    def number(path: Path) -> int:
+        digits = path.stem.removeprefix("epoch-")
+        return int(digits) if digits.isdigit() else -1
+
+    return sorted(folder.glob("epoch-*.keras"), key=number)
 
 
 def latest_autosave(family: str) -> tuple[Path, dict] | None:

@@ -14,7 +14,7 @@ start=$(date +%s)
 app=packaging/dist/DeepLearningExplorer
 cp packaging/deep-learning-explorer.desktop resources/icon.png "$app/"
 version=$("$BUILD/venv/bin/python" -c "import app; print(app.__version__)")
-# xz, not gzip: 428 MB instead of 612 MB (TensorFlow's library alone is 1 GB unpacked)
+# xz, not gzip: 412-428 MB instead of 612 MB (TensorFlow's library alone is 1 GB unpacked)
 XZ_OPT="-6 -T0" tar -C packaging/dist -cJf \
   "packaging/dist/DeepLearningExplorer-$version-linux.tar.xz" DeepLearningExplorer
 echo "build: $(( $(date +%s) - start )) s"

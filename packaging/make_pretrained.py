@@ -27,6 +27,7 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from nets import pretrained  # noqa: E402
+from nets.storage import file_digest  # noqa: E402
 
 
 def score_dqn(path: str) -> str:
@@ -64,29 +65,31 @@ MODELS = {
 }
 
 
-def make(name: str, spec: dict) -> dict:
+def make(name: str, spec: dict, scratch: Path) -> tuple[dict, Path]:
+    """Train and score one model into `scratch`; returns its manifest entry and file."""
     target = pretrained.FOLDER / f"{name}.keras"
-    args = [*spec["args"], "--no-autosave", "--save",
-            str(target.relative_to(ROOT))]
+    args = [*spec["args"], "--no-autosave", "--save", str(target.relative_to(ROOT))]
     print(f"== {name}: python main.py {shlex.join(args)}", flush=True)
-    with tempfile.TemporaryDirectory() as home:
-        t0 = time.monotonic()
-        subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, check=True,
-                       env={**os.environ, "DLE_HOME": home})
-        seconds = time.monotonic() - t0
-    result = spec["score"](str(target))
+    made = scratch / target.name  # the same command, saving aside until all succeeded
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "main.py", *args[:-1], str(made)], cwd=ROOT, check=True,
+                   env={**os.environ, "DLE_HOME": str(scratch / "home")})
+    seconds = time.monotonic() - t0
+    result = spec["score"](str(made))
     print(f"   {result}", flush=True)
     import keras
     import tensorflow as tf
 
-    return dict(name=name, family=spec["family"], file=target.name, title=spec["title"],
-                description=spec["description"], command=f"python main.py {shlex.join(args)}",
-                result=result, sha256=pretrained.sha256(target),
-                trained=f"{datetime.date.today()}, {os.cpu_count()} CPU cores, "
-                        f"{platform.system()}",
-                seconds=round(seconds, 1),
-                versions={"tensorflow": tf.__version__, "keras": keras.__version__,
-                          "python": platform.python_version()})
+    entry = dict(name=name, family=spec["family"], file=target.name, title=spec["title"],
+                 description=spec["description"],
+                 command=f"python main.py {shlex.join(args)}", result=result,
+                 sha256=file_digest(made),
+                 trained=f"{datetime.date.today()}, {os.cpu_count()} CPU cores, "
+                         f"{platform.system()}",
+                 seconds=round(seconds, 1),
+                 versions={"tensorflow": tf.__version__, "keras": keras.__version__,
+                           "python": platform.python_version()})
+    return entry, made
 
 
 def main(names: list[str]) -> int:
@@ -95,9 +98,18 @@ def main(names: list[str]) -> int:
     if unknown:
         print(f"unknown: {', '.join(unknown)}; known: {', '.join(MODELS)}", file=sys.stderr)
         return 2
-    kept = {e.name: e.__dict__ for e in pretrained.entries()}
-    for name in names or MODELS:
-        kept[name] = make(name, MODELS[name])
+    # the other models' entries stay as they are; a manifest that cannot be read stops
+    # the run rather than silently dropping them
+    kept = ({item["name"]: item for item in pretrained.read_manifest()}
+            if pretrained.MANIFEST.exists() else {})
+    # beside the shipped files, so that moving them into place is an atomic rename
+    with tempfile.TemporaryDirectory(prefix=".make-", dir=pretrained.FOLDER) as scratch:
+        made = {}
+        for name in names or MODELS:
+            kept[name], made[name] = make(name, MODELS[name], Path(scratch))
+        # only now, with every model trained and scored, replace the shipped files
+        for name, path in made.items():
+            os.replace(path, pretrained.FOLDER / path.name)
     models = [kept[n] for n in MODELS if n in kept]
     tmp = pretrained.MANIFEST.with_suffix(".tmp")
     tmp.write_text(json.dumps({"models": models}, indent=1) + "\n", encoding="utf-8")

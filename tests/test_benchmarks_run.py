@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.timeout(900)
 def test_every_benchmark_section_runs_and_writes_its_table(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick",

@@ -320,9 +320,12 @@ class DQNTab(FamilyTab):
             self.curves.add_return(float(r))
         for step, value in trained.meta.get("training", {}).get("avg_q", []):
             self.curves.add_q(int(step), float(value))
-        self.play.stats.setText(f"Loaded an agent for {trained.meta.get('game', '?')}, "
-                                f"trained {trained.meta.get('step', 0):,} steps. Press "
-                                "Watch agent, or tick Resume and Start to train it on.")
+        words = f"Loaded an agent for {trained.meta.get('game', '?')}, trained " \
+                f"{trained.meta.get('step', 0):,} steps. Press Watch agent"
+        if self.panel.shipped_model:  # a demo: the person's own autosaves stay theirs
+            self.play.stats.setText(words + ".")
+            return
+        self.play.stats.setText(words + ", or tick Resume and Start to train it on.")
         # Training resumes from the newest autosave: the loaded agent becomes that one.
         try:
             storage.autosave(trained.model, "dqn", trained.meta,

@@ -82,6 +82,7 @@ class ExperimentPanel(QWidget):
         self.module = runner.family(family_key)
         self.trained: runner.TrainedModel | None = None  # the last complete model
         self.model = None  # the model the views show (may be training right now)
+        self.shipped_model = False  # the last model loaded came with the app
         self.worker = ExperimentWorker(self, getattr(self.module, "EVENT_INTERVAL_MS",
                                                      DRAIN_INTERVAL_MS))
         self.worker.events.connect(self._on_events)
@@ -251,7 +252,7 @@ class ExperimentPanel(QWidget):
         except storage.StorageError as exc:
             self.show_error(str(exc))
             return False
-        if not self.load_model_from(path, remember_folder=False):
+        if not self.load_model_from(path, shipped=True):
             return False
         self.now_label.setText(f"Loaded the pretrained {entry.title}: {entry.result}.")
         return True
@@ -563,8 +564,9 @@ class ExperimentPanel(QWidget):
         if path:
             self.load_model_from(path)
 
-    def load_model_from(self, path, remember_folder: bool = True) -> bool:
-        """Load a saved model; on any problem say so and keep the current model."""
+    def load_model_from(self, path, shipped: bool = False) -> bool:
+        """Load a saved model; on any problem say so and keep the current model. A model
+        that ships with the app (`shipped`) leaves the last folder and autosaves alone."""
         try:
             trained = self.module.load(path)
         except storage.StorageError as exc:
@@ -584,7 +586,8 @@ class ExperimentPanel(QWidget):
             if isinstance(metrics, dict):
                 self.epoch_plots.set_epoch(i, {k: float(v) for k, v in metrics.items()
                                                if isinstance(v, (int, float))})
-        if remember_folder:
+        self.shipped_model = shipped
+        if not shipped:
             settings.save_json(self._key("last_dir"), str(Path(path).parent))
         self.now_label.setText(f"Loaded {Path(path).name}: trained "
                                f"{len(trained.history)} epochs on "

@@ -85,8 +85,11 @@ def test_the_pretrained_agent_loads_and_a_damaged_copy_is_refused(qtbot, tab, tm
                                                                   monkeypatch):
     from nets import pretrained
 
+    from nets import storage
+
     assert tab.panel.load_pretrained("dqn-cartpole")
     assert tab.play.watch.isEnabled() and "average return" in tab.panel.now_label.text()
+    assert storage.list_autosaves("dqn") == []  # the person's Resume is left alone
     agent = tab.agent
 
     folder = tmp_path / "pretrained"  # the same files, one of them damaged

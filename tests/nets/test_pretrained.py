@@ -47,9 +47,11 @@ def test_a_damaged_or_missing_file_is_refused_before_loading(copy_of_shipped):
         pretrained.checked_path(entry)
 
 
-def test_an_unreadable_manifest_lists_nothing(copy_of_shipped):
+def test_an_unreadable_manifest_lists_nothing_and_a_bad_entry_only_itself(copy_of_shipped):
     manifest = copy_of_shipped / "manifest.json"
+    good = json.loads(manifest.read_text())["models"]
     manifest.write_text("{not json")
     assert pretrained.entries() == []
-    manifest.write_text(json.dumps({"models": [{"name": "x"}]}))  # fields missing
-    assert pretrained.entries() == []
+    newer = {**good[0], "added_in_a_later_version": 1}  # unknown fields are ignored
+    manifest.write_text(json.dumps({"models": [{"name": "x"}, newer, *good[1:]]}))
+    assert [e.name for e in pretrained.entries()] == [g["name"] for g in good]

@@ -167,3 +167,12 @@ def test_a_damaged_newest_autosave_falls_back_to_the_older(tmp_path):
     newest.write_bytes(b"garbage")
     path, m = storage.latest_autosave("cnn")
     assert m["epoch"] == 1
+
+
+def test_autosaves_past_9999_steps_are_ordered_by_number_not_by_name(tmp_path):
+    model = small_model()
+    for step in (50_000, 100_000, 150_000):  # "epoch-100000" < "epoch-50000" as text
+        storage.autosave(model, "dqn", {**meta(), "step": step}, step)
+    assert [p.name for p in storage.list_autosaves("dqn")] == [
+        "epoch-100000.keras", "epoch-150000.keras"]  # the two newest kept
+    assert storage.latest_autosave("dqn")[1]["step"] == 150_000

@@ -51,13 +51,44 @@ def test_a_q_learner_whose_loss_becomes_nan_keeps_its_last_copied_weights(monkey
     done = runner.execute(runner.RunRequest("dqn", cfg, "", 0, autosave=False),
                           ListReporter())
     assert done.status == "failed", done.message
-    assert "loss became nan" in done.message
+    assert "became NaN or infinite" in done.message
     kept = int(re.search(r"weights of step ([\d,]+)", done.message)[1].replace(",", ""))
     assert kept > 0 and kept % cfg.target_update == 0  # the last copy into Q^
     q = done.result.model.get_weights()
     assert all(np.isfinite(w).all() for w in q)
     state = np.zeros((1, 4), np.float32)
     assert np.isfinite(np.asarray(done.result.model(state))).all()
+
+
+def test_an_update_that_breaks_q_on_a_copy_step_reaches_neither_q_hat_nor_an_autosave(
+        monkeypatch):
+    from nets import storage
+
+    real_init = dqn.Learner.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        step, calls = self.train_step, {"n": 0}
+
+        def breaking(*batch):  # the 500th update leaves Q NaN, its loss looked fine
+            loss = step(*batch)
+            calls["n"] += 1
+            if calls["n"] == 500:
+                self.q.set_weights([w * np.nan for w in self.q.get_weights()])
+            return loss
+
+        self.train_step = breaking
+
+    monkeypatch.setattr(dqn.Learner, "__init__", init)
+    cfg = dqn.Config(total_steps=2_000, learning_starts=100, target_update=150,
+                     autosave_every=150, batch_size=16)
+    done = runner.execute(runner.RunRequest("dqn", cfg, "", 0), ListReporter())
+    assert done.status == "failed" and "weights of step 450" in done.message, done.message
+    assert done.result.meta["step"] == 450
+    assert all(np.isfinite(w).all() for w in done.result.model.get_weights())
+    path, meta = storage.latest_autosave("dqn")
+    assert meta["step"] == 450  # the broken state of step 600 was never saved
+    assert all(np.isfinite(w).all() for w in dqn.load(path).model.get_weights())
 
 
 def test_start_pause_stop_pressed_200_times_at_random_leaves_a_consistent_panel(qtbot,
