@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,8 +69,6 @@ class LagProbe:
         self.timer.timeout.connect(self._beat)
 
     def start(self) -> None:
-        import time
-
         self.t_start = self.t_last = time.perf_counter()
         self.timer.start()
 
@@ -77,8 +76,6 @@ class LagProbe:
         self.timer.stop()
 
     def _beat(self) -> None:
-        import time
-
         now = time.perf_counter()
         if now - self.t_start > self.settle_s:
             self.lags.append(max(0.0, now - self.t_last - 0.010))

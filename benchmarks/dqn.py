@@ -12,7 +12,7 @@ import statistics
 import sys
 import time
 
-from common import RESULTS, Tables  # first: sets up the environment
+from common import RESULTS, LagProbe, Tables  # first: sets up the environment
 
 import numpy as np
 
@@ -102,7 +102,6 @@ def bench_gui(quick: bool, seconds: float | None = None, rounds: int = 1) -> lis
     from PySide6.QtWidgets import QApplication
 
     from app.tabs.dqn import DQNTab
-    from common import LagProbe
 
     app = QApplication.instance() or QApplication([])
     seconds = seconds or (10 if quick else 40)
