@@ -143,7 +143,7 @@ def bench_gui(quick: bool, seconds: float | None = None, rounds: int = 1) -> lis
         runs[live].append((sps, probe.ms(50), probe.ms(99)))
     rows = []
     for live in (True, False):
-        sps, p50, p99 = (statistics.median(v) for v in zip(*runs[live]))
+        sps, p50, p99 = (round(statistics.median(v), 1) for v in zip(*runs[live]))
         rows.append({"live view": "on" if live else "off",
                      "agent steps/s": round(sps, 1), "event-loop lag p50 ms": p50,
                      "event-loop lag p99 ms (target <= 50)": p99})
