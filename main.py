@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         common = p.add_argument_group("run")
         common.add_argument("--dataset", default="mnist",
                             help="dataset key (see `list`) or folder:<path> (default: mnist)")
-        common.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        common.add_argument("--seed", type=config.seed_argument, default=0,
+                            help="random seed, 0 to 2147483647 (default: 0)")
         common.add_argument("--save", metavar="FILE.keras", help="save the trained model")
         common.add_argument("--resume", action="store_true",
                             help="continue from this family's latest autosave")
@@ -79,7 +80,7 @@ def config_from_args(module, args):
 
 
 def cmd_train(args) -> int:
-    from nets import runner, storage
+    from nets import backend, runner, storage
     from nets.progress import ConsoleReporter
 
     module = runner.family(args.family)
@@ -88,9 +89,17 @@ def cmd_train(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.save:  # a run of minutes must not end in "cannot save there"
+        problem = storage.check_writable(args.save)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+    length = getattr(args, runner.length_field(args.family), None)
+    backend.start()
     reporter = ConsoleReporter()
     request = runner.RunRequest(args.family, cfg, args.dataset, args.seed,
-                                resume=args.resume, autosave=not args.no_autosave)
+                                resume=args.resume, autosave=not args.no_autosave,
+                                length=length if args.resume else None)
     try:
         done = runner.execute(request, reporter)
     except KeyboardInterrupt:

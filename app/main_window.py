@@ -12,19 +12,30 @@ import sys
 import time
 import traceback
 
-from PySide6.QtCore import QByteArray, QThread, QTimer, Signal, Qt
+from PySide6.QtCore import (QByteArray, QThread, QTimer, Qt, Signal,
+                            qInstallMessageHandler)
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QWidget)
 
 from app import APP_NAME, ORG_NAME, __version__, settings
 from app.welcome import WelcomePage
-from nets import kit, pretrained
+from nets import backend, kit, pretrained
 from nets.data import RESOURCES
 from app.worker import track
 
 # The tabs, in the order of the course. Adding a family adds one line here.
 ICON = RESOURCES / "icon.png"  # drawn by packaging/make_icon.py
+
+# The welcome page's first-minute starts, where something happens at once: (family,
+# words, what to do: open a shipped model, or start training, and the view to show).
+QUICK_STARTS = [
+    ("vae", "Explore a variational autoencoder that is already trained: press and drag on "
+            "its map of the digits and watch them morph (ready at once).",
+     "pretrained:vae-digits", "Latent explorer"),
+    ("cnn", "Train a convolutional net (about half a minute), then draw a digit with the "
+            "mouse and see what it thinks.", "train", "Draw"),
+]
 
 TABS = [  # in the course's order
     "app.tabs.kmeans:KMeansTab",
@@ -34,24 +45,6 @@ TABS = [  # in the course's order
     "app.tabs.cnn:CNNTab",
     "app.tabs.dqn:DQNTab",
 ]
-
-
-def device_summary() -> dict:
-    """TensorFlow/Keras versions and the compute device, in words (imports TensorFlow)."""
-    import keras
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        try:
-            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name")
-        except (RuntimeError, ValueError):
-            name = None
-        device = f"GPU: {name or gpus[0].name}" + (f" (+{len(gpus) - 1} more)"
-                                                   if len(gpus) > 1 else "")
-    else:
-        device = "CPU (no GPU found)"
-    return {"tensorflow": tf.__version__, "keras": keras.__version__, "device": device}
 
 
 class TabLoader(QThread):
@@ -68,7 +61,7 @@ class TabLoader(QThread):
     def run(self):
         info, classes, errors = {}, [], []
         try:
-            info = device_summary()
+            info = backend.start()
         except Exception as exc:  # noqa: BLE001 - shown in the window, not a crash
             errors.append(f"TensorFlow could not be loaded: {exc}")
         for spec in self.specs:
@@ -182,8 +175,11 @@ class MainWindow(QMainWindow):
             entries.append((title, summary, demos))
             self.tab_widget.addTab(tab, title)
         if self.tabs:
-            self.welcome = WelcomePage(entries)
+            self.quick = [(key, words, action, view) for key, words, action, view
+                          in QUICK_STARTS if self.family_tab(key) is not None]
+            self.welcome = WelcomePage(entries, [words for _, words, _, _ in self.quick])
             self.welcome.open_tab.connect(self._open_family_tab)
+            self.welcome.quick_start.connect(self.quick_start)
             self.tab_widget.insertTab(0, self.welcome, "Welcome")
             self.setCentralWidget(self.tab_widget)
             # the first time: the welcome page; afterwards, the tab last open
@@ -197,6 +193,24 @@ class MainWindow(QMainWindow):
                 print("\n".join(errors), file=sys.stderr)
             self.statusBar().showMessage(errors[0].splitlines()[0], 15000)
         self.tabs_ready.emit()
+
+    def family_tab(self, key: str) -> QWidget | None:
+        return next((t for t in self.tabs if getattr(getattr(t, "panel", None),
+                                                     "family_key", None) == key), None)
+
+    def quick_start(self, index: int) -> None:
+        """One of the welcome page's first-minute starts: open the tab and act."""
+        key, _, action, view = self.quick[index]
+        tab = self.family_tab(key)
+        self.tab_widget.setCurrentWidget(tab)
+        panel = tab.panel
+        if action.startswith("pretrained:"):
+            panel.load_pretrained(action.removeprefix("pretrained:"))
+        elif action == "train" and not panel.is_running():
+            panel.start()
+        for i in range(panel.views.count()):
+            if panel.views.tabText(i) == view:
+                panel.views.setCurrentIndex(i)
 
     def _open_family_tab(self, index: int) -> None:
         """The welcome page's link to the index-th family tab (the page itself is tab 0)."""
@@ -218,7 +232,19 @@ class MainWindow(QMainWindow):
         event.accept()
 
 
+# Qt messages that tell a person nothing: the offscreen platform (the self-test's) cannot
+# pass size hints to a window manager it does not have.
+HARMLESS_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def _qt_message(mode, context, message: str) -> None:
+    if message in HARMLESS_QT_MESSAGES or sys.stderr is None:
+        return
+    print(message, file=sys.stderr)
+
+
 def make_application(argv=None) -> QApplication:
+    qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORG_NAME)
@@ -251,7 +277,7 @@ def _startup_probe(app, window) -> None:
 def run_standalone(tab_cls) -> int:
     """Open one tab alone (python -m app.tabs.<family>), for quick work on it."""
     app = make_application()
-    info = device_summary()
+    info = backend.start()
     window = QMainWindow()
     tab = tab_cls()
     window.setCentralWidget(tab)

@@ -65,9 +65,9 @@ def run(stream=None) -> int:
 
 
 def _device(state) -> str:
-    from app.main_window import device_summary
+    from nets import backend
 
-    info = device_summary()
+    info = backend.start()
     state["info"] = info
     return f"TensorFlow {info['tensorflow']}, Keras {info['keras']}, {info['device']}"
 

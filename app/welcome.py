@@ -8,10 +8,9 @@ from PySide6.QtWidgets import QTextBrowser
 
 from app import APP_NAME
 
-START = ("New to all this? Begin with <b>{first}</b>: press <b>Start</b> (F5), watch the "
-         "loss fall for half a minute, then draw a digit with the mouse and see what the "
-         "network thinks. The other tabs follow the course, from learning a dictionary of "
-         "image patches to an agent that learns to play a game.")
+START = ("New to all this? Two things to try in your first minute, one click each:")
+AFTER = ("The tabs below follow the course, from learning a dictionary of image patches "
+         "to an agent that learns to play a game.")
 
 
 def _demos(titles: list[str]) -> str:
@@ -25,9 +24,10 @@ class WelcomePage(QTextBrowser):
     """Lists the tabs (title and what it teaches); a click on one opens it."""
 
     open_tab = Signal(int)  # position of the tab in `entries`
+    quick_start = Signal(int)  # position in `quick`
 
     def __init__(self, entries: list[tuple[str, str, list[str]]],
-                 first: str = "Convolutional nets", parent=None):
+                 quick: list[str] = (), parent=None):
         super().__init__(parent)
         self.setOpenLinks(False)
         self.anchorClicked.connect(self._clicked)
@@ -37,13 +37,17 @@ class WelcomePage(QTextBrowser):
         items = "".join(f'<li><a href="tab:{i}"><b>{escape(title)}</b></a>: '
                         f"{escape(summary)}{_demos(demos)}</li>"
                         for i, (title, summary, demos) in enumerate(entries))
+        starts = "".join(f'<li><a href="quick:{i}"><b>{escape(words)}</b></a></li>'
+                         for i, words in enumerate(quick))
+        start = f"<p>{START}</p><ol>{starts}</ol><p>{AFTER}</p>" if starts else \
+            f"<p>{AFTER}</p>"
         self.setHtml(  # a column of readable width, however wide the window
             '<table width="820"><tr><td>'
             f"<h2>Welcome to {APP_NAME}</h2>"
             "<p>Each tab trains a real neural network (or its ancestors) on your computer, "
             "shows what it learns while it learns, and lets you try it on your own input. "
             "Everything works offline on the data that comes with the app.</p>"
-            f"<p>{START.format(first=escape(first))}</p>"
+            f"{start}"
             f"<h3>The tabs</h3><ul>{items}</ul>"
             "<p>In every tab: hover over a setting to see what it does; the <b>About</b> "
             "page beside the views says what you are looking at; <b>Save model…</b> keeps "
@@ -56,3 +60,5 @@ class WelcomePage(QTextBrowser):
         text = url.toString()
         if text.startswith("tab:"):
             self.open_tab.emit(int(text[4:]))
+        elif text.startswith("quick:"):
+            self.quick_start.emit(int(text[6:]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,10 @@ def validate(config) -> list[str]:
     for s in specs(type(config)):
         value = getattr(config, s.name)
         i = s.info
+        if s.type in (int, float) and not isinstance(value, bool) and \
+                isinstance(value, (int, float)) and not math.isfinite(value):
+            problems.append(f"{i.label} must be a finite number (got {value}).")
+            continue
         if i.choices is not None and value not in i.choices:
             problems.append(f"{i.label} must be one of {', '.join(map(str, i.choices))} "
                             f"(got {value!r}).")
@@ -90,6 +95,22 @@ def validate(config) -> list[str]:
         if i.maximum is not None and value > i.maximum:
             problems.append(f"{i.label} must be at most {i.maximum} (got {value}).")
     return problems
+
+
+SEED_RANGE = (0, 2**31 - 1)
+
+
+def seed_argument(text: str) -> int:
+    """argparse type of --seed: a whole number in SEED_RANGE, or a message naming it."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the seed must be a whole number (got {text!r})") \
+            from None
+    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"the seed must be between {SEED_RANGE[0]} and "
+                                         f"{SEED_RANGE[1]:,} (got {value})")
+    return value
 
 
 def to_dict(config) -> dict:

@@ -83,6 +83,20 @@ def choices_for(keys=DEFAULT_KEYS) -> list[DatasetChoice]:
     return [c for c in CHOICES if c.key in keys]
 
 
+def spread_indices(labels: np.ndarray, n: int) -> np.ndarray:
+    """Indices of n examples taken in turn from each class (the first of each class,
+    then the second, ...): what a view showing "some held-out examples" shows."""
+    labels = np.asarray(labels)
+    if labels.size == 0 or n <= 0:
+        return np.zeros(0, np.int64)
+    rank = np.zeros(len(labels), np.int64)
+    for c in np.unique(labels):
+        where = np.flatnonzero(labels == c)
+        rank[where] = np.arange(len(where))
+    order = np.lexsort((labels, rank))  # by rank within the class, then by class
+    return order[:n]
+
+
 def keras_cache_dirs() -> list[Path]:
     home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
     # Keras falls back to /tmp/.keras when its home is not writable.
@@ -142,6 +156,7 @@ def load_bundled_digits() -> Dataset:
     mask = np.zeros(len(labels), bool)
     mask[val_idx] = True
     train_idx = rng.permutation(np.flatnonzero(~mask))  # the file is sorted by label
+    val_idx = rng.permutation(val_idx)  # views take the first few: not all zeros
     return Dataset("mnist-5k",
                    "MNIST digits, bundled subset (4,000 train / 1,000 held out)",
                    _to_float(images[train_idx]), labels[train_idx],
@@ -203,6 +218,7 @@ class FolderReport:
     loaded: Counter = field(default_factory=Counter)  # class -> images
     skipped: Counter = field(default_factory=Counter)  # reason -> files
     examples: dict = field(default_factory=dict)  # reason -> first file skipped
+    empty_classes: list = field(default_factory=list)  # class folders left with nothing
 
     def skip(self, reason: str, path: Path) -> None:
         self.skipped[reason] += 1
@@ -216,6 +232,9 @@ class FolderReport:
             lines.append(f"Skipped {total} file{'s' if total != 1 else ''}:")
             for reason, count in self.skipped.most_common():
                 lines.append(f"  {count} {reason} (e.g. {self.examples[reason]})")
+        if self.empty_classes:
+            lines.append("Left out, no usable images in them: "
+                         + ", ".join(self.empty_classes) + ".")
         return "\n".join(lines)
 
 
@@ -259,6 +278,13 @@ def load_image_folder(root, size=(28, 28), channels: int = 1, val_fraction: floa
                             and not p.name.startswith("."))
     except OSError as exc:
         raise DataError(f"Could not read the folder {root}: {exc.strerror or exc}.") from exc
+    real_root = root.resolve()
+    for link in [p for p in class_dirs if p.is_symlink()]:
+        target = link.resolve()
+        if target == real_root or real_root in target.parents or target in real_root.parents:
+            # a link back into the folder (or above it) would repeat its images as a class
+            report.skip("links that lead back into the folder", link)
+            class_dirs.remove(link)
     images, labels, names = [], [], []
     for class_dir in class_dirs:
         got = 0
@@ -290,6 +316,8 @@ def load_image_folder(root, size=(28, 28), channels: int = 1, val_fraction: floa
         if got:
             report.loaded[class_dir.name] = got
             names.append(class_dir.name)
+        else:
+            report.empty_classes.append(class_dir.name)
     if len(names) < 2:
         raise DataError(
             f"Found {sum(report.loaded.values())} usable images in {len(names)} class "
@@ -306,7 +334,7 @@ def load_image_folder(root, size=(28, 28), channels: int = 1, val_fraction: floa
     mask = np.zeros(len(y), bool)
     mask[val] = True
     train = rng.permutation(np.flatnonzero(~mask))
-    val_idx = np.flatnonzero(mask)
+    val_idx = rng.permutation(np.flatnonzero(mask))
     h, w = size
     return Dataset(f"folder:{root}",
                    f"Image folder {root.name}: {len(train)} train / {len(val_idx)} held out, "
@@ -315,12 +343,18 @@ def load_image_folder(root, size=(28, 28), channels: int = 1, val_fraction: floa
 
 
 def _walk_files(folder: Path, report: FolderReport):
-    """Files under a class folder, nested ones included; unreadable folders are counted."""
+    """Files under a class folder, nested ones included; unreadable folders are counted,
+    and so are links to folders, which are not followed (one leading back up would
+    repeat every image)."""
     def on_error(exc: OSError):
         report.skip("unreadable folders", Path(getattr(exc, "filename", "") or folder))
 
     for dirpath, dirnames, filenames in os.walk(folder, onerror=on_error):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for d in dirnames:
+            if not d.startswith(".") and os.path.islink(os.path.join(dirpath, d)):
+                report.skip("links to folders (not followed)", Path(dirpath) / d)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                             and not os.path.islink(os.path.join(dirpath, d)))
         for name in sorted(filenames):
             if not name.startswith("."):
                 yield Path(dirpath) / name

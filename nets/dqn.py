@@ -28,6 +28,7 @@ TITLE = "Deep Q-learning"
 SUMMARY = "An agent learns to play Atari games (or balance a pole) from the screen alone."
 DATASETS = ()  # the data is the game
 CAN_RESUME = True
+LENGTH_FIELD = "total_steps"  # what resuming may lengthen (runner.resume_config)
 EVENT_INTERVAL_MS = 33  # the game screen moves: events reach the GUI ~30 times a second
 CLASSIC = ("CartPole-v1",)
 FIRST_GAMES = ("Pong", "Breakout")
@@ -113,13 +114,20 @@ def settings_for(game: str | None) -> "Config":
     return Config() if not game else dataclasses.replace(Config(), game=game)
 
 
+def autosave_variant(config: Config) -> str:
+    """Each game keeps its own autosaves: an agent for one game is no use in another."""
+    return config.game
+
+
 def is_atari(game: str) -> bool:
     return game not in CLASSIC
 
 
-def epsilon_at(step: int, config: Config) -> float:
-    """Linear decay from epsilon_start to epsilon_end over epsilon_fraction of the run."""
-    span = config.epsilon_fraction * config.total_steps
+def epsilon_at(step: int, config: Config, planned_steps: int | None = None) -> float:
+    """Linear decay from epsilon_start to epsilon_end over epsilon_fraction of the run as
+    first planned (`planned_steps`: a resumed run made longer keeps its schedule, rather
+    than going back to exploring)."""
+    span = config.epsilon_fraction * (planned_steps or config.total_steps)
     if span <= 0:
         return config.epsilon_end
     frac = min(1.0, step / span)
@@ -503,7 +511,9 @@ class Display:
     def __init__(self, live: bool = True, fps: float = 30.0):
         self.live = live  # training: send screens at all
         self.fps = fps  # training: screens sent per second; watching: steps per second
-        self.paced = False  # training: slow down to fps steps a second (a chosen speed)
+        # training: steps a second the person asked for in the training controls, to
+        # follow the game (0: full speed, the default; watching has its own speed)
+        self.training_pace = 0.0
         self.human_action: int | None = None  # watching: a person's action, if playing
 
 
@@ -523,23 +533,26 @@ def held_out_states(game: Game, stack: FrameStack, n: int, rng) -> np.ndarray:
 
 # ---------------------------------------------------------------- training
 def train(request, reporter):
+    from nets import runner
     from nets.runner import TrainedModel, config_meta, seed_everything
 
     config = request.config
     start_step, history = 0, {"returns": [], "avg_q": [], "episode_steps": []}
-    found = storage.latest_autosave("dqn") if request.resume else None
+    planned = config.total_steps  # what the exploration schedule is laid out over
+    slot = runner.autosave_slot("dqn", config)
+    slot.remove_stale_temporaries()
+    found = slot.latest() if request.resume else None  # AutosaveUnreadable says why
     if request.resume and found is None:
-        reporter.emit(Log("No autosave to resume from: starting afresh."))
+        reporter.emit(Log(f"No autosave of {config.game} to resume from: starting afresh."))
     if found is not None:
-        from nets.config import from_dict
-
-        path, meta = found
-        # the autosave's settings win, except that a longer run may be asked for
-        asked = request.config.total_steps
-        config = request.config = from_dict(Config, meta.get("config", {}))
-        config.total_steps = max(config.total_steps, asked)
-        start_step = int(meta.get("step", 0))
-        history = {k: list(meta.get("training", {}).get(k, [])) for k in history}
+        for note in found.passed_over:
+            reporter.emit(Log(f"Passed over a newer autosave: {note}"))
+        config = request.config = runner.resume_config(request, found, Config)
+        start_step = int(found.meta.get("step", 0))
+        history = {k: list(found.meta.get("training", {}).get(k, [])) for k in history}
+        planned = int(found.meta.get("planned_steps") or
+                      found.meta.get("config", {}).get("total_steps") or planned)
+        reporter.emit(Artifact("config", config))
     check_memory(config)
     seed_everything(request.seed)
     rng = np.random.default_rng(request.seed)
@@ -550,17 +563,19 @@ def train(request, reporter):
     state_shape = stack.reset(game.reset()).shape
     learner = Learner(config, state_shape, game.n_actions)
     if found is not None:
-        storage.load_weights(learner.q, found[0])
+        storage.load_weights(learner.q, found.path)
         learner.sync_target()
-        reporter.emit(Log(f"Resumed from step {start_step:,} (the replay memory starts "
-                          "empty, so learning waits for the warm-up again)."))
+        reporter.emit(Log(f"Resumed the {config.game} agent from step {start_step:,} with "
+                          f"the settings it was trained with, to step "
+                          f"{config.total_steps:,} (the replay memory starts empty, so "
+                          "learning waits for the warm-up again)."))
     display = Display()
     reporter.emit(Artifact("display", display))
     reporter.emit(Artifact("actions", list(game.action_names)))
     reporter.emit(Artifact("model", learner.q))
     probe = held_out_states(game, stack, 500, np.random.default_rng(request.seed + 1))
     meta = config_meta(request, game=config.game, action_names=game.action_names,
-                       obs_shape=list(state_shape))
+                       obs_shape=list(state_shape), planned_steps=planned)
 
     def snapshot(step):
         return {**meta, "step": step, "epoch": step, "training": history}
@@ -581,7 +596,7 @@ def train(request, reporter):
     step = synced_at = start_step
     try:
         for step in range(start_step + 1, config.total_steps + 1):
-            eps = epsilon_at(step, config)
+            eps = epsilon_at(step, config, planned)
             explore = rng.random() < eps  # one draw: a random action with chance eps
             show = display.live and time.monotonic() - last_screen >= 1 / max(display.fps, 1)
             q_values = learner.q_values(state) if show or not explore else None
@@ -647,12 +662,13 @@ def train(request, reporter):
                 reporter.emit(Artifact("avg_q", (step, value)))
             if due[1]:
                 try:
-                    storage.autosave(learner.q, "dqn", snapshot(step), step)
+                    slot.save(learner.q, snapshot(step), step)
                 except storage.StorageError as exc:
                     reporter.emit(Log(f"Autosave skipped: {exc}"))
             reporter.controls.checkpoint()
-            if display.paced:  # a person chose a speed they can follow
-                time.sleep(max(0.0, 1 / display.fps - (time.monotonic() - now)))
+            pace = display.training_pace
+            if pace > 0:  # the person asked for training slow enough to follow
+                time.sleep(max(0.0, 1 / pace - (time.monotonic() - now)))
     except TrainingDiverged as exc:
         learner.q.set_weights(learner.target.get_weights())  # Q as of the last copy into Q^
         status = "failed"
@@ -663,7 +679,7 @@ def train(request, reporter):
         status = "stopped"
         if request.autosave and step > start_step:  # Stop or closing the window keeps it all
             try:
-                storage.autosave(learner.q, "dqn", snapshot(step), step)
+                slot.save(learner.q, snapshot(step), step)
             except storage.StorageError as exc:
                 reporter.emit(Log(f"Autosave skipped: {exc}"))
     finally:
@@ -672,12 +688,12 @@ def train(request, reporter):
     trained = TrainedModel(learner.q, "dqn",
                            snapshot(synced_at if status == "failed" else step), [], seconds)
     recent = history["returns"][-20:]
-    score = (f" Average return of the last {len(recent)} episodes: "
-             f"{np.mean(recent):.1f}." if recent else "")
+    score = (f"Average return of the last {len(recent)} training episodes: "
+             f"{np.mean(recent):.1f}" if recent else "No episode has ended yet")
     words = {"stopped": "Stopped by you after", "failed": "Ran"}.get(status, "Trained")
     return Done(status, f"{message}{words} {step - start_step:,} steps in {seconds:.0f} s "
-                f"({(step - start_step) / max(seconds, 1e-9):.0f} steps/s).{score}",
-                result=trained)
+                f"({(step - start_step) / max(seconds, 1e-9):.0f} steps/s).",
+                result=trained, headline=score)
 
 
 def load(path):

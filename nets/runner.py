@@ -49,13 +49,52 @@ class RunRequest:
     seed: int = 0
     resume: bool = False  # continue from the latest autosave of this family
     autosave: bool = True
+    # Resuming: the run's length asked for now, in the family's unit (LENGTH_FIELD of its
+    # config: epochs, or a Q-learner's steps); None keeps the autosave's own.
+    length: int | None = None
+
+
+class ResumeRefused(Exception):
+    """A resume that cannot go on as asked (e.g. the autosave is already past the asked
+    length); the message says why, for the person."""
+
+
+def length_field(family_key: str) -> str:
+    """The config field that says how long a run is: resuming may change it."""
+    return getattr(family(family_key), "LENGTH_FIELD", "epochs")
+
+
+def autosave_slot(family_key: str, config) -> storage.AutosaveSlot:
+    """Where a family keeps its autosaves: one slot per family, and per game (or other
+    setting that changes what the model is) where the family says so."""
+    variant = getattr(family(family_key), "autosave_variant", None)
+    return storage.AutosaveSlot(family_key, variant(config) if variant else "")
+
+
+def resume_config(request: RunRequest, found: storage.FoundAutosave, config_cls):
+    """The config a resumed run goes on with: the autosave's, but as long as asked now.
+    ResumeRefused when the autosave is already as far as that."""
+    from nets.config import from_dict
+
+    config = from_dict(config_cls, found.meta.get("config", {}))
+    field = length_field(request.family)
+    if request.length is not None:
+        config = dataclasses.replace(config, **{field: int(request.length)})
+    reached = int(found.meta.get("step" if field != "epochs" else "epoch", 0))
+    if getattr(config, field) <= reached:
+        unit = "epochs" if field == "epochs" else "steps"
+        raise ResumeRefused(
+            f"The autosave has already trained {reached:,} {unit}, and this run asks for "
+            f"{getattr(config, field):,}: there is nothing left to do. To train on, ask for "
+            f"more than {reached:,} {unit} (or untick Resume to start afresh).")
+    return config
 
 
 def explain(exc: BaseException) -> str:
     """An exception in plain words for the person (the traceback goes in `detail`)."""
     name = type(exc).__name__
     first = (str(exc).splitlines() or [""])[0][:300]
-    if isinstance(exc, (DataError, storage.StorageError, TrainingDiverged)):
+    if isinstance(exc, (DataError, storage.StorageError, TrainingDiverged, ResumeRefused)):
         return str(exc)
     if isinstance(exc, MemoryError) or name == "ResourceExhaustedError":
         return ("The computer ran out of memory. Try a smaller batch size, fewer filters or "
@@ -68,16 +107,40 @@ def explain(exc: BaseException) -> str:
     return f"Training failed with an unexpected error ({name}): {first}"
 
 
-def execute(request: RunRequest, reporter: Reporter) -> Done:
-    """Run a request to its end and emit (and return) the final Done event."""
+def execute(request: RunRequest, reporter: Reporter, keep_last: bool = False) -> Done:
+    """Run a request to its end and emit (and return) the final Done event. `keep_last`
+    also saves the resulting model where the app offers it at its next start."""
     try:
         done = family(request.family).train(request, reporter)
     except StopRequested:
         done = Done("stopped", "Stopped before training began.")
     except Exception as exc:  # noqa: BLE001 - the person gets words, not a crash
         done = Done("failed", explain(exc), traceback.format_exc())
+    if not done.headline and done.status != "failed":
+        done = dataclasses.replace(done, headline=held_out_headline(done.result))
+    if keep_last and isinstance(done.result, TrainedModel):
+        try:
+            storage.last_model_path(request.family).parent.mkdir(parents=True,
+                                                                 exist_ok=True)
+            done.result.save(storage.last_model_path(request.family),
+                             headline=done.headline)
+        except (storage.StorageError, OSError) as exc:
+            reporter.emit(Log(f"Could not keep this model for the next start: {exc}"))
     reporter.emit(done)
     return done
+
+
+def held_out_headline(result) -> str:
+    """The main figure of a Keras family's run, from its last epoch: held-out accuracy
+    where there is one, else the held-out loss (a family with another figure sets
+    Done.headline itself)."""
+    history = getattr(result, "history", None)
+    last = history[-1] if history and isinstance(history[-1], dict) else {}
+    if "val_accuracy" in last:
+        return f"Held-out accuracy: {last['val_accuracy']:.1%}"
+    if "val_loss" in last:
+        return f"Held-out loss: {last['val_loss']:.4g}"
+    return ""
 
 
 def seed_everything(seed: int) -> None:
@@ -91,13 +154,16 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
               history: list[dict] | None = None, images: Callable | None = None,
               images_every_s: float = 0.5, autosave: bool = True,
               description: str = "", epoch_offset: int = 0,
-              total_epochs: int | None = None) -> Done:
+              total_epochs: int | None = None, augment: Callable | None = None,
+              seed: int = 0, slot: storage.AutosaveSlot | None = None) -> Done:
     """`model.fit` with events, stop/pause, a NaN guard and per-epoch atomic autosave.
 
     Returns a Done whose result is the model: on stop it holds the weights reached so far,
     on divergence the weights of the last good epoch. A later stage of a staged run passes
     `epoch_offset` (epochs done in earlier stages) and `total_epochs` (of all stages); only
-    the first stage announces the run with a Started event.
+    the first stage announces the run with a Started event. `augment(x_batch, rng)`, when
+    given, changes each training batch on the fly (in numpy, outside the model, so it
+    costs the same on every backend).
     """
     import keras
 
@@ -112,6 +178,7 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
     elif description:
         reporter.emit(Log(description))
     reporter.emit(Artifact("model", model))
+    slot = slot or storage.AutosaveSlot(family_key)
     bridge = make_fit_bridge(reporter, epochs=epochs, steps_per_epoch=steps, samples=samples,
                              batch_size=batch_size, initial_epoch=initial_epoch,
                              images=images, images_every_s=images_every_s,
@@ -124,17 +191,20 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
             if not autosave:
                 return
             try:
-                storage.autosave(self.model, family_key,
-                                 {**meta, "epoch": epoch + 1, "epochs": epochs,
-                                  "history": history}, epoch + 1)
+                slot.save(self.model, {**meta, "epoch": epoch + 1, "epochs": epochs,
+                                       "history": history}, epoch + 1)
             except storage.StorageError as exc:
                 reporter.emit(Log(f"Autosave skipped: {exc}"))
 
     t0 = time.monotonic()
     status, message = "finished", ""
+    fit_x, fit_y, fit_batch = x, y, batch_size
+    if augment is not None:
+        fit_x, fit_y, fit_batch = augmented_batches(x, y, batch_size, augment, seed), None, None
     try:
-        model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size,
-                  initial_epoch=initial_epoch, verbose=0, callbacks=[bridge, Autosave()])
+        model.fit(fit_x, fit_y, validation_data=validation, epochs=epochs,
+                  batch_size=fit_batch, initial_epoch=initial_epoch, verbose=0,
+                  callbacks=[bridge, Autosave()])
     except StopRequested:
         status = "stopped"
     except TrainingDiverged as exc:
@@ -155,6 +225,30 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
                 result=TrainedModel(model, family_key, meta, history, seconds))
 
 
+def augmented_batches(x, y, batch_size: int, augment: Callable, seed: int = 0):
+    """A Keras PyDataset of shuffled (x, y) batches with `augment(x_batch, rng)` applied
+    to each, reshuffled every epoch."""
+    import keras
+
+    class AugmentedBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(x))
+
+        def __len__(self):
+            return int(np.ceil(len(x) / batch_size))
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])
+            return augment(x[idx], self.rng), y[idx]
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(x))
+
+    return AugmentedBatches()
+
+
 @dataclass
 class TrainedModel:
     model: Any
@@ -164,9 +258,9 @@ class TrainedModel:
     fit_seconds: float = 0.0  # wall time of the last fit() (0 for a loaded model)
     extra: Any = None  # a family's own view of the model (e.g. an autoencoder's layers)
 
-    def save(self, path):
+    def save(self, path, **extra):
         return storage.save_model(self.model, path, {**self.meta, "history": self.history,
-                                                     "epoch": len(self.history)})
+                                                     "epoch": len(self.history), **extra})
 
 
 @dataclass
@@ -178,28 +272,37 @@ class Prepared:
     initial_epoch: int = 0
     history: list = dataclasses.field(default_factory=list)
     autosave_path: Any = None  # the autosave to read weights from when resuming
+    slot: Any = None  # nets.storage.AutosaveSlot: where this run autosaves
 
 
 def prepare(request: RunRequest, reporter: Reporter, config_cls,
             can_resume: bool = True) -> Prepared:
     """The common start of a run: resume state from the family's latest autosave if asked
-    (its config, data and seed win), seed everything, load the data and say which."""
+    (its config, data and seed win, the length asked for now too), seed everything, load
+    the data and say which."""
     from nets import data as datasets
-    from nets.config import from_dict
 
     initial_epoch, history, path = 0, [], None
+    slot = autosave_slot(request.family, request.config)
+    slot.remove_stale_temporaries()
     if request.resume and not can_resume:
         reporter.emit(Log("This family cannot resume from an autosave yet: starting afresh."))
     elif request.resume:
-        found = storage.latest_autosave(request.family)
+        found = slot.latest()  # AutosaveUnreadable says why, rather than start afresh
         if found is None:
             reporter.emit(Log("No autosave to resume from: starting afresh."))
         else:
-            path, meta = found
-            request.config = from_dict(config_cls, meta.get("config", {}))
-            request.dataset = meta.get("dataset", request.dataset)
-            request.seed = meta.get("seed", request.seed)
-            initial_epoch, history = int(meta.get("epoch", 0)), list(meta.get("history", []))
+            for note in found.passed_over:
+                reporter.emit(Log(f"Passed over a newer autosave: {note}"))
+            request.config = resume_config(request, found, config_cls)
+            request.dataset = found.meta.get("dataset", request.dataset)
+            request.seed = found.meta.get("seed", request.seed)
+            path = found.path
+            initial_epoch = int(found.meta.get("epoch", 0))
+            history = list(found.meta.get("history", []))[:initial_epoch]
+            reporter.emit(Artifact("config", request.config))
+            reporter.emit(Log(f"Resuming from {path.name} ({found.where}) with the settings "
+                              f"it was trained with, to epoch {request.config.epochs}."))
     seed_everything(request.seed)
     reporter.emit(Log("Loading data ..."))
     ds = datasets.load(request.dataset, seed=request.seed)
@@ -208,7 +311,7 @@ def prepare(request: RunRequest, reporter: Reporter, config_cls,
         reporter.emit(Log(ds.report))
     reporter.controls.checkpoint()
     reporter.emit(Artifact("classes", list(ds.class_names)))
-    return Prepared(request.config, ds, initial_epoch, history, path)
+    return Prepared(request.config, ds, initial_epoch, history, path, slot)
 
 
 def resume_weights(model, prepared: Prepared, reporter: Reporter) -> None:

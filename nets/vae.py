@@ -164,10 +164,15 @@ class Codec:
 
         self.model = model
         self.latent_dim = model.encoder.outputs[0].shape[-1]
-        self._decode = tf.function(lambda z: model.decoder(z, training=False),
-                                   reduce_retracing=True)
-        self._encode = tf.function(lambda x: model.encoder(x, training=False),
-                                   reduce_retracing=True)
+        # Any batch size, one trace each: a new trace per batch size (a drag, a grid, the
+        # last short batch) made TensorFlow warn about retracing in the terminal.
+        image_shape = tuple(model.encoder.inputs[0].shape[1:])
+        self._decode = tf.function(
+            lambda z: model.decoder(z, training=False),
+            input_signature=[tf.TensorSpec((None, self.latent_dim), tf.float32)])
+        self._encode = tf.function(
+            lambda x: model.encoder(x, training=False),
+            input_signature=[tf.TensorSpec((None, *image_shape), tf.float32)])
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """(n, latent) -> (n, h, w) or (n, h, w, 3) images in [0, 1]."""

@@ -42,6 +42,21 @@ the arrow keys and Space in the game view.</p>"""
 
 SPEEDS = [("full speed", 0.0), ("60 steps/s", 60.0), ("30 steps/s", 30.0),
           ("15 steps/s", 15.0), ("5 steps/s", 5.0)]
+# Short labels under the Q-value bars (the full names are in the tooltip): "right fire"
+# would not fit under six bars.
+ARROWS = {"noop": "·", "fire": "F", "up": "↑", "down": "↓", "left": "←", "right": "→",
+          "upright": "↗", "upleft": "↖", "downright": "↘", "downleft": "↙"}
+
+
+def short_action_label(name: str) -> str:
+    """'right fire' -> '→F', 'push left' -> '←', 'noop' -> '·'; unknown names unchanged."""
+    words = name.removeprefix("push ").split()
+    fire = words[-1:] == ["fire"] and len(words) > 1
+    move = "".join(words[:-1] if fire else words)
+    label = ARROWS.get(move)
+    return name if label is None else label + ("F" if fire else "")
+Q_TOOLTIP = ("What the network expects to earn from here with each action. Orange: the "
+             "action taken (random ones too, while exploring).")
 KEYS = {Qt.Key.Key_Left: "left", Qt.Key.Key_Right: "right", Qt.Key.Key_Up: "up",
         Qt.Key.Key_Down: "down", Qt.Key.Key_Space: "fire"}
 
@@ -112,9 +127,7 @@ class PlayView(QWidget):
         side = QVBoxLayout()
         side.addWidget(self.sees_note)
         side.addWidget(self.sees, 1)
-        self.q = BarChart("Q-values of this state", "What the network expects to earn from "
-                          "here with each action. Orange: the action taken (random ones "
-                          "too, while exploring).")
+        self.q = BarChart("Q-values of this state", Q_TOOLTIP)
         self.q.setMinimumHeight(200)
         side.addWidget(self.q, 2)
         self.stats = QLabel("Press Start (F5) to train, or load an agent and press Watch.")
@@ -128,12 +141,14 @@ class PlayView(QWidget):
         self.live.setToolTip("Show the game while training. Off, training runs a little "
                              "faster and the curves still update.")
         controls.addWidget(self.live)
-        controls.addWidget(QLabel("Speed"))
+        controls.addWidget(QLabel("Watch speed"))
         self.speed = QComboBox()
         for label, _ in SPEEDS:
             self.speed.addItem(label)
-        self.speed.setToolTip("How fast the game runs: full speed while training, or slow "
-                              "enough to follow each move (training slows down with it).")
+        self.speed.setCurrentIndex(2)
+        self.speed.setToolTip("How fast the agent plays when you press Watch agent. "
+                              "Training is not slowed by it: its pace is set beside Start "
+                              "('Training pace').")
         controls.addWidget(self.speed)
         self.watch = QPushButton("Watch agent")
         self.watch.setToolTip("The trained or loaded agent plays (greedy, epsilon 0.01) at "
@@ -215,6 +230,21 @@ class DQNTab(FamilyTab):
         self.memory_note = QLabel()
         self.memory_note.setWordWrap(True)
         self.panel.add_form_note(self.memory_note)
+        pace_row = QHBoxLayout()
+        pace_row.addWidget(QLabel("Training pace"))
+        self.pace = QComboBox()
+        self.pace.setObjectName("training_pace")
+        for label, _ in SPEEDS:
+            self.pace.addItem(label)
+        self.pace.setToolTip("Full speed trains as fast as this computer can. A slower pace "
+                             "lets you follow every move of the game while it learns, but "
+                             "the run then takes far longer (it can be changed while it "
+                             "runs).")
+        self.pace.currentIndexChanged.connect(self._apply_display)
+        pace_row.addWidget(self.pace, 1)
+        pace_box = QWidget()
+        pace_box.setLayout(pace_row)
+        self.panel.add_form_note(pace_box)
         self.panel.form.changed.connect(self._show_memory)
         self._show_memory()
         self._set_watch_state()
@@ -295,10 +325,12 @@ class DQNTab(FamilyTab):
 
     def _show_stats(self, s: dict) -> None:
         phase = "learning" if s["learning"] else "warming up (no learning yet)"
+        pace = SPEEDS[self.pace.currentIndex()]
+        slowed = f" · slowed to {pace[0]} (Training pace)" if pace[1] else ""
         self.play.stats.setText(
             f"Step {s['step']:,} · ε = {s['epsilon']:.3f} · replay "
-            f"{s['replay']:,}/{s['capacity']:,} · {s['steps_per_second']:.0f} steps/s · "
-            f"{phase}")
+            f"{s['replay']:,}/{s['capacity']:,} · {s['steps_per_second']:.0f} steps/s"
+            f"{slowed} · {phase}")
 
     def _training_started(self, model) -> None:
         if self.panel.is_running():
@@ -326,10 +358,11 @@ class DQNTab(FamilyTab):
             self.play.stats.setText(words + ".")
             return
         self.play.stats.setText(words + ", or tick Resume and Start to train it on.")
-        # Training resumes from the newest autosave: the loaded agent becomes that one.
+        # Training resumes from the newest autosave of its game: the loaded agent
+        # becomes that one.
         try:
-            storage.autosave(trained.model, "dqn", trained.meta,
-                             int(trained.meta.get("step", 0)))
+            runner.autosave_slot("dqn", self.agent[1]).save(
+                trained.model, trained.meta, int(trained.meta.get("step", 0)))
         except storage.StorageError as exc:
             self.panel.log_message(f"This agent cannot be resumed: {exc}")
         self.panel.refresh_resume()
@@ -341,19 +374,23 @@ class DQNTab(FamilyTab):
         self._set_watch_state()
 
     def _name_actions(self) -> None:
-        self.play.q.set_names(self.actions, [n.replace(" fire", "+F").replace("push ", "")
-                                             for n in self.actions])
+        labels = [short_action_label(n) for n in self.actions]
+        self.play.q.set_names(self.actions, labels)
+        key = ", ".join(f"{label} {name}" for label, name in zip(labels, self.actions)
+                        if label != name)
+        self.play.q.setToolTip(Q_TOOLTIP + (f"\nUnder the bars: {key}." if key else ""))
 
     # ------------------------------------------------------------ display and keys
     def _apply_display(self, *_):
-        fps = SPEEDS[self.play.speed.currentIndex()][1]
+        pace = SPEEDS[self.pace.currentIndex()][1]
         if self.train_display is not None:
             self.train_display.live = self.play.live.isChecked()
             # full speed still samples the screen 15 times a second (30 cost 20% of the
             # training's speed on 2 cores; 15 costs about 6%)
-            self.train_display.fps = fps or 15.0
-            self.train_display.paced = fps > 0
+            self.train_display.fps = pace or 15.0
+            self.train_display.training_pace = pace
         if self.watch_display is not None:
+            fps = SPEEDS[self.play.speed.currentIndex()][1]
             self.watch_display.fps = fps or 60.0  # watching at "full speed": 60 steps/s
 
     def _human_toggled(self, on: bool) -> None:

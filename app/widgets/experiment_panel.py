@@ -7,6 +7,7 @@ loaded). All of it runs in the GUI thread; training runs in the panel's worker.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from functools import partial
 from pathlib import Path
@@ -105,10 +106,13 @@ class ExperimentPanel(QWidget):
         splitter.setStretchFactor(1, 2)
         splitter.setStretchFactor(2, 3)
         splitter.setSizes([340, 420, 640])
+        self._slot: storage.AutosaveSlot | None = None
         self._shortcuts()
         self._restore_settings()
         self.refresh_resume()
+        self.form.changed.connect(self._form_changed)
         self._set_state("idle")
+        self.offer_last_model()
 
     # ------------------------------------------------------------ construction
     def _build_controls(self) -> QWidget:
@@ -165,7 +169,9 @@ class ExperimentPanel(QWidget):
 
         self.resume_box = QCheckBox("Resume from autosave")
         self.resume_box.setToolTip("Continue the last run from its last autosaved epoch "
-                                   "(autosaves are written after every epoch).")
+                                   "(autosaves are written after every epoch) with the "
+                                   "settings it was trained with, up to the length set "
+                                   "above.")
         v.addWidget(self.resume_box)
 
         buttons = QHBoxLayout()
@@ -197,6 +203,25 @@ class ExperimentPanel(QWidget):
         self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_banner.hide()
         v.addWidget(self.error_banner)
+
+        self.last_offer = QWidget()  # the model this tab trained last time, offered once
+        offer = QHBoxLayout(self.last_offer)
+        offer.setContentsMargins(0, 0, 0, 0)
+        self.last_label = QLabel()
+        self.last_label.setWordWrap(True)
+        self.last_open = QPushButton("Open it")
+        self.last_open.setToolTip("Load the model you trained here last time (its weights "
+                                  "only, as for Load model).")
+        self.last_open.clicked.connect(self.open_last_model)
+        dismiss = QPushButton("✕")
+        dismiss.setFixedWidth(28)
+        dismiss.setToolTip("Dismiss: it stays on disk and is offered again next time.")
+        dismiss.clicked.connect(self.last_offer.hide)
+        offer.addWidget(self.last_label, 1)
+        offer.addWidget(self.last_open)
+        offer.addWidget(dismiss)
+        self.last_offer.hide()
+        v.addWidget(self.last_offer)
 
         files = QHBoxLayout()
         self.save_button = QPushButton("Save model…")
@@ -375,14 +400,17 @@ class ExperimentPanel(QWidget):
             return
         self.hide_error()
         self.save_settings()
-        request = runner.RunRequest(self.family_key, config, self.dataset_key(),
-                                    self.seed.value(), resume=self.resume_box.isChecked())
+        resume = self.resume_box.isChecked() and self.resume_box.isEnabled()
+        request = runner.RunRequest(
+            self.family_key, config, self.dataset_key(), self.seed.value(), resume=resume,
+            length=getattr(config, runner.length_field(self.family_key)) if resume else None)
+        self.last_offer.hide()
         self.loss_plot.clear_data()
         self.epoch_plots.clear_data()
         self.progress.setValue(0)
         self.eta.reset(0, 0)
         self.log_message("Starting …")
-        self.worker.start(partial(runner.execute, request))
+        self.worker.start(partial(runner.execute, request, keep_last=True))
         self._set_state("running")
 
     def toggle_pause(self) -> None:
@@ -433,23 +461,58 @@ class ExperimentPanel(QWidget):
     def state(self) -> str:
         return self._state
 
+    def _form_changed(self) -> None:
+        """A setting that changes what the model is (a Q-learner's game) has its own
+        autosaves: the Resume box follows the form."""
+        slot = runner.autosave_slot(self.family_key, self.form.config())
+        if self._slot is None or slot.folder != self._slot.folder:
+            self.refresh_resume()
+
     def refresh_resume(self) -> None:
+        self._slot = runner.autosave_slot(self.family_key, self.form.config())
         if not getattr(self.module, "CAN_RESUME", True):
             self._has_autosave = False
             self.resume_box.setChecked(False)
             self.resume_box.hide()  # autosaves are still written, for a later version
             return
-        found = storage.latest_autosave(self.family_key)
-        self._has_autosave = found is not None
-        if found:
-            _, meta = found
-            where = (f"step {meta['step']:,}" if isinstance(meta.get("step"), int) else
-                     f"epoch {meta.get('epoch', '?')}")
-            self.resume_box.setText(f"Resume from autosave ({where})")
+        variant = f" of {self._slot.variant}" if self._slot.variant else ""
+        try:
+            found = self._slot.latest()
+        except storage.AutosaveUnreadable as exc:
+            found = None
+            self.resume_box.setText(f"Resume from autosave{variant} (it cannot be read)")
+            self.resume_box.setToolTip(str(exc))
         else:
-            self.resume_box.setText("Resume from autosave (none yet)")
+            self.resume_box.setToolTip(
+                "Continue the last run from its last autosave with the settings it was "
+                "trained with, up to the length set above.")
+            if found:
+                self.resume_box.setText(f"Resume from autosave{variant} ({found.where})")
+            else:
+                self.resume_box.setText(f"Resume from autosave{variant} (none yet)")
+        self._has_autosave = found is not None
+        if not found:
             self.resume_box.setChecked(False)
         self.resume_box.setEnabled(self._has_autosave and self._state == "idle")
+
+    def offer_last_model(self) -> None:
+        """Offer the model this tab trained last time (kept by runner.execute)."""
+        path = storage.last_model_path(self.family_key)
+        try:
+            meta = storage.read_meta(path) if path.is_file() else None
+        except storage.StorageError:
+            meta = None  # a damaged leftover: nothing worth offering
+        if not meta or meta.get("family") != self.family_key:
+            return
+        when = time.strftime("%d %b %H:%M", time.localtime(path.stat().st_mtime))
+        what = meta.get("headline") or meta.get("dataset_description") or ""
+        self.last_label.setText(f"The model you trained here last ({when})"
+                                + (f": {what}" if what else "") + ".")
+        self.last_offer.show()
+
+    def open_last_model(self) -> None:
+        if self.load_model_from(storage.last_model_path(self.family_key), remember=False):
+            self.last_offer.hide()
 
     def _on_events(self, batch: list) -> None:
         for event in batch:
@@ -480,6 +543,8 @@ class ExperimentPanel(QWidget):
             elif isinstance(event, Artifact) and event.name == "model":
                 self.model = event.value
                 self.model_changed.emit(self.model)
+            elif isinstance(event, Artifact) and event.name == "config":  # a resumed run's
+                self.form.set_values(dataclasses.asdict(event.value))
         self.loss_plot.refresh()
         self._show_progress()
         self.events.emit(batch)
@@ -512,6 +577,10 @@ class ExperimentPanel(QWidget):
             self.progress.setValue(1000)
         if done.message:
             self.log_message(done.message)
+        if done.headline:
+            self.log_message(done.headline)
+        # the description of the last phase ("Step 3 of 3 ...") would be stale now
+        self.now_label.setText(done.headline or done.message)
         if done.status == "failed":
             self.show_error(done.message)
             if done.detail:
@@ -564,9 +633,10 @@ class ExperimentPanel(QWidget):
         if path:
             self.load_model_from(path)
 
-    def load_model_from(self, path, shipped: bool = False) -> bool:
+    def load_model_from(self, path, shipped: bool = False, remember: bool = True) -> bool:
         """Load a saved model; on any problem say so and keep the current model. A model
-        that ships with the app (`shipped`) leaves the last folder and autosaves alone."""
+        that ships with the app (`shipped`) leaves the autosaves alone; one from the app's
+        own folders (shipped, or the last trained) is not remembered as the last folder."""
         try:
             trained = self.module.load(path)
         except storage.StorageError as exc:
@@ -578,8 +648,8 @@ class ExperimentPanel(QWidget):
         self.form.set_values(meta.get("config", {}))
         if isinstance(meta.get("dataset"), str):
             self.select_dataset(meta["dataset"])
-        if isinstance(meta.get("seed"), int):
-            self.seed.setValue(meta["seed"])
+        # The seed is left as it is: it only matters for the next run, which is the
+        # person's to seed.
         self.loss_plot.clear_data()
         self.epoch_plots.clear_data()
         for i, metrics in enumerate(trained.history):
@@ -587,12 +657,13 @@ class ExperimentPanel(QWidget):
                 self.epoch_plots.set_epoch(i, {k: float(v) for k, v in metrics.items()
                                                if isinstance(v, (int, float))})
         self.shipped_model = shipped
-        if not shipped:
+        if remember and not shipped:
             settings.save_json(self._key("last_dir"), str(Path(path).parent))
         self.now_label.setText(f"Loaded {Path(path).name}: trained "
                                f"{len(trained.history)} epochs on "
                                f"{meta.get('dataset_description', meta.get('dataset', '?'))}.")
-        self.log_message(f"Loaded the model from {path}.")
+        self.log_message(f"Loaded the model from {path}. The form shows the settings it "
+                         "was trained with.")
         self._set_state("idle")
         self.model_changed.emit(self.model)
         self.loaded.emit(trained)

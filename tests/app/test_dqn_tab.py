@@ -56,7 +56,7 @@ def test_short_run_updates_game_view_and_curves_then_watch_and_play(qtbot, tab, 
         assert fresh.panel.load_model_from(tmp_path / "agent.keras")
         assert fresh.play.watch.isEnabled() and fresh.curves.returns
         assert fresh.panel.resume_box.isEnabled()  # the loaded agent can train on
-        assert "step 600" in fresh.panel.resume_box.text()
+        assert "(step 600)" in fresh.panel.resume_box.text()
     finally:
         fresh.shutdown()
 
@@ -89,7 +89,7 @@ def test_the_pretrained_agent_loads_and_a_damaged_copy_is_refused(qtbot, tab, tm
 
     assert tab.panel.load_pretrained("dqn-cartpole")
     assert tab.play.watch.isEnabled() and "average return" in tab.panel.now_label.text()
-    assert storage.list_autosaves("dqn") == []  # the person's Resume is left alone
+    assert storage.AutosaveSlot("dqn", "CartPole-v1").paths() == []  # the person's Resume is left alone
     agent = tab.agent
 
     folder = tmp_path / "pretrained"  # the same files, one of them damaged
@@ -98,3 +98,32 @@ def test_the_pretrained_agent_loads_and_a_damaged_copy_is_refused(qtbot, tab, tm
     (folder / "dqn-cartpole.keras").write_bytes(b"truncated")
     assert not tab.panel.load_pretrained("dqn-cartpole")
     assert "damaged" in tab.panel.error_banner.text() and tab.agent is agent
+
+
+def test_the_watch_speed_never_slows_training_and_resume_follows_the_game(qtbot, tab):
+    form = tab.panel.form
+    form.set_values({**form.values(), "total_steps": 300, "learning_starts": 100,
+                     "batch_size": 16, "game": "CartPole-v1", "autosave_every": 100})
+    tab.play.speed.setCurrentIndex(len(tabmod.SPEEDS) - 1)  # 5 steps/s, for watching
+    with qtbot.waitSignal(tab.panel.finished, timeout=120000) as blocker:
+        tab.panel.start()
+        qtbot.waitUntil(lambda: tab.train_display is not None, timeout=60000)
+        assert tab.train_display.training_pace == 0  # full speed
+    assert blocker.args[0].status == "finished"
+    assert "slowed" not in tab.play.stats.text()
+    assert "CartPole-v1 (step 300)" in tab.panel.resume_box.text()
+    combo = form.editors["game"]
+    combo.setCurrentText("Pong")
+    combo.activated.emit(combo.currentIndex())
+    assert "Pong (none yet)" in tab.panel.resume_box.text()
+    assert not tab.panel.resume_box.isEnabled()
+    combo.setCurrentText("CartPole-v1")
+    combo.activated.emit(combo.currentIndex())
+    assert tab.panel.resume_box.isEnabled()
+
+
+def test_q_value_labels_are_short_enough_to_sit_under_their_bars():
+    pong = ["noop", "fire", "right", "left", "right fire", "left fire"]
+    assert [tabmod.short_action_label(n) for n in pong] == ["·", "F", "→", "←", "→F", "←F"]
+    assert [tabmod.short_action_label(n) for n in ["push left", "push right"]] == ["←", "→"]
+    assert tabmod.short_action_label("mystery") == "mystery"

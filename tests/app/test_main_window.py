@@ -99,3 +99,19 @@ def test_an_offline_data_folder_is_used_and_remembered(qtbot, tmp_path, monkeypa
     for win in (w, w2):
         qtbot.waitUntil(lambda: not win.loader.isRunning(), timeout=60000)
         win.close()
+
+
+def test_the_welcome_page_starts_a_newcomer_where_something_happens_at_once(qtbot, window):
+    text = window.welcome.toPlainText()
+    assert "Explore a variational autoencoder that is already trained" in text
+    vae = window.family_tab("vae")
+    window.welcome.quick_start.emit(0)
+    assert window.tab_widget.currentWidget() is vae
+    assert vae.panel.trained is not None  # the shipped model, loaded at once
+    assert vae.panel.views.tabText(vae.panel.views.currentIndex()) == "Latent explorer"
+    cnn = window.family_tab("cnn")
+    window.welcome.quick_start.emit(1)
+    assert window.tab_widget.currentWidget() is cnn and cnn.panel.is_running()
+    assert cnn.panel.views.tabText(cnn.panel.views.currentIndex()) == "Draw"
+    cnn.panel.stop()
+    qtbot.waitUntil(lambda: not cnn.panel.is_running(), timeout=30000)

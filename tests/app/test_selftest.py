@@ -23,6 +23,9 @@ def test_selftest_passes_and_leaves_the_person_s_folders_alone(tmp_path):
     assert "Deep Q-learning" in text  # every tab was opened
     assert not home.exists() or not any(home.rglob("*.keras")) and not any(
         home.rglob("*.ini"))
+    # what a workshop helper reads is the report, and nothing else: no TensorFlow start-up
+    # notices, no Qt plugin warnings, no numpy overflow warnings
+    assert r.stdout.strip() == "" and r.stderr.strip() == "", (r.stdout + r.stderr)[-3000:]
 
 
 def test_a_failing_check_is_named_and_fails_the_run(monkeypatch):

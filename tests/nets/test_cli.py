@@ -52,3 +52,31 @@ def test_an_atari_game_on_the_command_line_starts_from_the_papers_settings():
         "learning_rate"] and pong.batch_size == 16  # what was given wins
     cartpole = main.config_from_args(module, parser.parse_args(["train", "dqn"]))
     assert cartpole == dqn.Config()
+
+
+def test_nan_infinite_and_out_of_range_values_are_refused_up_front(tmp_path):
+    for option, value, words in (("--learning-rate", "nan", "Learning rate must be a finite"),
+                                 ("--dropout", "nan", "Dropout must be a finite"),
+                                 ("--learning-rate", "inf", "Learning rate must be a finite"),
+                                 ("--dropout", "1.5", "Dropout must be at most")):
+        r = run("train", "cnn", option, value, tmp_path=tmp_path)
+        assert r.returncode == 2 and words in r.stderr, (option, value, r.stderr[-500:])
+    r = run("train", "cnn", "--seed", "-1", tmp_path=tmp_path)
+    assert r.returncode == 2 and "seed must be between 0 and" in r.stderr
+
+
+def test_an_unwritable_save_path_is_refused_before_training(tmp_path):
+    r = run("train", "cnn", "--save", "/nonexistent/dir/m.keras", tmp_path=tmp_path)
+    assert r.returncode == 2 and "/nonexistent/dir does not exist" in r.stderr
+    assert "epoch" not in r.stdout  # nothing was trained first
+
+
+def test_the_last_line_is_the_held_out_figure_and_resume_goes_to_the_epochs_asked(tmp_path):
+    small = ["--filters", "4", "--conv-blocks", "1", "--no-augment", "--dataset", "mnist-5k"]
+    r = run("train", "cnn", "--epochs", "1", *small, tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1].startswith("Held-out accuracy: ")
+    r = run("train", "cnn", "--resume", "--epochs", "2", *small, tmp_path=tmp_path)
+    assert r.returncode == 0 and "Trained 1 epochs" in r.stdout, r.stdout[-2000:]
+    r = run("train", "cnn", "--resume", "--epochs", "2", *small, tmp_path=tmp_path)
+    assert r.returncode == 1 and "already trained 2 epochs" in r.stdout

@@ -45,3 +45,11 @@ def test_command_line_options_come_from_the_dataclass():
         from_arguments(cnn.Config, parser.parse_args(["--epochs", "0"]))
     with pytest.raises(SystemExit):
         parser.parse_args(["--pooling", "median"])
+
+
+def test_nan_and_infinity_are_refused_by_name():
+    from nets import cnn
+
+    for value in (float("nan"), float("inf"), float("-inf")):
+        problems = validate(cnn.Config(learning_rate=value))
+        assert problems == [f"Learning rate must be a finite number (got {value})."]

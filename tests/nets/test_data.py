@@ -110,3 +110,27 @@ def check_folder_with_blob(root, blob, suffix):
     ds = data.load_image_folder(root)
     assert len(ds.x_train) + len(ds.x_val) in (2, 3)  # the blob is skipped or, rarely, valid
     assert np.isfinite(ds.x_train).all()
+
+
+def test_held_out_examples_shown_spread_over_the_classes():
+    ds = data.load("mnist-5k")
+    assert len(set(ds.y_val[:16].tolist())) >= 6  # no longer sorted by class
+    shown = data.spread_indices(ds.y_val, 16)
+    assert sorted(np.bincount(ds.y_val[shown]).tolist()) == [1] * 4 + [2] * 6
+    assert data.spread_indices(np.array([3, 3, 3]), 5).tolist() == [0, 1, 2]
+    assert data.spread_indices(np.array([], np.int64), 4).size == 0
+
+
+def test_a_link_back_into_the_folder_is_skipped_and_counted(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.new("L", (28, 28), 40 * i).save(tmp_path / name / f"{i}.png")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "loop").symlink_to(tmp_path)  # the trap: "." as an 11th class
+    (tmp_path / "a" / "up").symlink_to(tmp_path)  # and a nested one
+    ds = data.load_image_folder(tmp_path)
+    assert ds.class_names == ["a", "b"] and len(ds.x_train) + len(ds.x_val) == 6
+    assert "1 links that lead back into the folder" in ds.report
+    assert "1 links to folders (not followed)" in ds.report
+    assert "no usable images in them: empty" in ds.report

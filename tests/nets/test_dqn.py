@@ -6,7 +6,7 @@ import pytest
 
 from nets import dqn, runner
 from nets.data import DataError
-from nets.progress import Artifact, Controls, ImageEvent, ListReporter
+from nets.progress import Artifact, Controls, ImageEvent, ListReporter, Log
 
 
 def test_targets_follow_the_formula_for_terminal_and_other_steps():
@@ -147,18 +147,40 @@ def test_pong_smoke_run_uses_stacked_84x84_frames():
     assert screen.shape == (210, 160, 3)
 
 
-def test_resume_continues_from_the_autosave():
-    cfg = dqn.Config(learning_starts=50, batch_size=16, autosave_every=200)
+def test_resume_continues_from_the_autosave_of_its_game_to_the_steps_asked():
+    cfg = dqn.Config(learning_starts=50, batch_size=16, autosave_every=200,
+                     epsilon_fraction=0.5)
     rep = ListReporter()
     done = runner.execute(runner.RunRequest("dqn", dataclasses.replace(cfg, total_steps=400),
                                             ""), rep)
     assert done.status == "finished"
+    eps_before = [a.value["epsilon"] for a in rep.of(Artifact) if a.name == "stats"][-1]
     rep = ListReporter()
-    done = runner.execute(runner.RunRequest("dqn", dataclasses.replace(cfg, total_steps=600),
-                                            "", resume=True), rep)
-    assert "Resumed from step 400" in " ".join(e.text for e in rep.events
-                                               if hasattr(e, "text"))
-    assert done.status == "finished" and "200 steps" in done.message
+    done = runner.execute(runner.RunRequest("dqn", cfg, "", resume=True, length=800), rep)
+    assert "CartPole-v1 agent from step 400" in " ".join(e.text for e in rep.events
+                                                         if hasattr(e, "text"))
+    assert done.status == "finished" and "400 steps" in done.message
+    # a run made longer keeps its exploration schedule: epsilon does not go back up
+    eps_after = [a.value["epsilon"] for a in rep.of(Artifact) if a.name == "stats"]
+    assert eps_after[0] <= eps_before + 1e-6
+    assert done.headline.startswith("Average return of the last")
+    # without a longer length, there is nothing left to do, and it says so
+    done = runner.execute(runner.RunRequest("dqn", cfg, "", resume=True), ListReporter())
+    assert done.status == "failed" and "already trained 800 steps" in done.message
+
+
+def test_resuming_another_game_never_takes_this_games_agent():
+    cfg = dqn.Config(learning_starts=50, batch_size=16, autosave_every=100, total_steps=200)
+    assert runner.execute(runner.RunRequest("dqn", cfg, ""), ListReporter()).status == \
+        "finished"
+    pong = dqn.Config(game="Pong", learning_starts=50, batch_size=8, replay_capacity=300,
+                      total_steps=60)
+    rep = ListReporter()
+    done = runner.execute(runner.RunRequest("dqn", pong, "", resume=True, autosave=False),
+                          rep)
+    assert done.status == "finished", done.message
+    assert any("No autosave of Pong" in e.text for e in rep.of(Log))
+    assert done.result.meta["game"] == "Pong" and done.result.meta["step"] == 60
 
 
 def test_stop_ends_training_quickly_with_the_agent():

@@ -101,3 +101,33 @@ def test_nan_loss_raises_diverged_and_keeps_last_good_weights():
     with pytest.raises(TrainingDiverged, match="loss became nan"):
         model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[bridge])
     assert all(np.isfinite(w).all() for w in bridge.last_good_weights)
+
+
+def test_the_console_shows_no_loss_until_there_is_one():
+    import io
+
+    from nets.progress import BatchMetrics, ConsoleReporter, Done, Started
+
+    out = io.StringIO()
+    console = ConsoleReporter(stream=out, every_s=0)
+    console.emit(Started(total_steps=10, description="warming up"))
+    console.emit(BatchMetrics(step=1, epoch=0, metrics={}))  # before learning starts
+    console.emit(BatchMetrics(step=2, epoch=0, metrics={"loss": float("nan")}))
+    console.emit(Done("finished", "Trained.", headline="Held-out accuracy: 90.0%"))
+    text = out.getvalue()
+    assert "nan" not in text and text.count("loss —") == 2
+    assert text.strip().splitlines()[-1] == "Held-out accuracy: 90.0%"
+
+
+def test_the_divergence_guard_lets_a_wandering_loss_be_and_stops_an_explosion():
+    from nets.progress import DivergenceGuard, TrainingDiverged
+
+    calm = DivergenceGuard()
+    for loss in [2.3, 2.5, 3.0, 2.0, 4.0, 1.0, 0.5]:
+        calm.check(loss, "here")
+    wild = DivergenceGuard()
+    with pytest.raises(TrainingDiverged, match="exploded"):
+        for loss in [2.3, 40.0, 900.0, 5e4, 5e6, 5e6]:
+            wild.check(loss, "here")
+    with pytest.raises(TrainingDiverged, match="became nan"):
+        DivergenceGuard().check(float("nan"), "here")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nets import cnn, runner, storage
-from nets.progress import EpochMetrics, ListReporter
+from nets.progress import EpochMetrics, ListReporter, Log
 
 SMALL = dict(conv_blocks=1, filters=4, augment=False, epochs=1, batch_size=256)
 
@@ -142,12 +142,12 @@ def test_autosave_keeps_the_last_two_and_resume_continues(tmp_path):
     rep = ListReporter()
     done = runner.execute(runner.RunRequest("cnn", cfg, "mnist-5k", seed=1), rep)
     assert done.status == "finished"
-    saves = storage.list_autosaves("cnn")
+    saves = storage.AutosaveSlot("cnn").paths()
     assert [p.name for p in saves] == ["epoch-0002.keras", "epoch-0003.keras"]
     # Pretend the run died after epoch 2: drop the newest save, then resume with 4 epochs.
     saves[-1].unlink()
-    path, m = storage.latest_autosave("cnn")
-    assert m["epoch"] == 2 and len(m["history"]) == 2
+    found = storage.AutosaveSlot("cnn").latest()
+    assert found.meta["epoch"] == 2 and len(found.meta["history"]) == 2
     more = runner.RunRequest("cnn", cnn.Config(**{**SMALL, "epochs": 4}), "mnist-5k",
                              resume=True)
     rep2 = ListReporter()
@@ -162,17 +162,136 @@ def test_autosave_keeps_the_last_two_and_resume_continues(tmp_path):
 
 def test_a_damaged_newest_autosave_falls_back_to_the_older(tmp_path):
     model = small_model()
-    storage.autosave(model, "cnn", {**meta(), "epoch": 1}, 1)
-    newest = storage.autosave(model, "cnn", {**meta(), "epoch": 2}, 2)
+    slot = storage.AutosaveSlot("cnn")
+    slot.save(model, {**meta(), "epoch": 1}, 1)
+    newest = slot.save(model, {**meta(), "epoch": 2}, 2)
     newest.write_bytes(b"garbage")
-    path, m = storage.latest_autosave("cnn")
-    assert m["epoch"] == 1
+    found = slot.latest()
+    assert found.meta["epoch"] == 1
+    assert "epoch-0002.keras" in found.passed_over[0]  # said, not silently skipped
 
 
 def test_autosaves_past_9999_steps_are_ordered_by_number_not_by_name(tmp_path):
     model = small_model()
+    slot = storage.AutosaveSlot("cnn", "long run")
     for step in (50_000, 100_000, 150_000):  # "epoch-100000" < "epoch-50000" as text
-        storage.autosave(model, "dqn", {**meta(), "step": step}, step)
-    assert [p.name for p in storage.list_autosaves("dqn")] == [
+        slot.save(model, {**meta(), "step": step}, step)
+    assert [p.name for p in slot.paths()] == [
         "epoch-100000.keras", "epoch-150000.keras"]  # the two newest kept
-    assert storage.latest_autosave("dqn")[1]["step"] == 150_000
+    assert slot.latest().meta["step"] == 150_000
+
+
+def test_resume_trains_to_the_length_asked_for_now_or_says_why_not(tmp_path):
+    cfg = cnn.Config(**{**SMALL, "epochs": 2})
+    assert runner.execute(runner.RunRequest("cnn", cfg, "mnist-5k"), ListReporter()) \
+        .status == "finished"
+    # asked for 3 now: one more epoch, although the autosave's own run asked for 2
+    rep = ListReporter()
+    done = runner.execute(runner.RunRequest("cnn", cfg, "mnist-5k", resume=True, length=3),
+                          rep)
+    assert done.status == "finished" and "Trained 1 epochs" in done.message
+    assert [e.epoch for e in rep.of(EpochMetrics)] == [0, 1, 2]
+    # asked for no more than it has: said, not "Trained 0 epochs"
+    done = runner.execute(runner.RunRequest("cnn", cfg, "mnist-5k", resume=True, length=3),
+                          ListReporter())
+    assert done.status == "failed" and "already trained 3 epochs" in done.message
+    assert "more than 3" in done.message
+
+
+def test_an_unreadable_autosave_is_reported_never_silently_replaced(tmp_path):
+    slot = storage.AutosaveSlot("cnn")
+    slot.save(small_model(), {**meta(), "epoch": 1}, 1)
+    slot.paths()[0].write_bytes(b"garbage")
+    with pytest.raises(storage.AutosaveUnreadable, match="epoch-0001.keras"):
+        slot.latest()
+    rep = ListReporter()
+    done = runner.execute(runner.RunRequest("cnn", cnn.Config(**SMALL), "mnist-5k",
+                                            resume=True), rep)
+    assert done.status == "failed" and "cannot be resumed from" in done.message
+    assert "damaged" in done.message
+    assert not any("starting afresh" in e.text for e in rep.of(Log))
+
+
+def test_another_familys_file_in_an_autosave_folder_is_never_offered(tmp_path):
+    planted = storage.AutosaveSlot("cnn").save(small_model(), {**meta(), "epoch": 15}, 15)
+    vae_slot = storage.AutosaveSlot("vae")
+    vae_slot.folder.mkdir(parents=True)
+    planted.rename(vae_slot.folder / "epoch-0015.keras")
+    with pytest.raises(storage.AutosaveUnreadable, match="holds a 'cnn' model"):
+        vae_slot.latest()
+
+
+def test_each_game_keeps_its_own_autosaves():
+    from nets import dqn
+
+    cartpole = runner.autosave_slot("dqn", dqn.Config())
+    pong = runner.autosave_slot("dqn", dqn.settings_for("Pong"))
+    assert cartpole.folder != pong.folder
+    model = small_model()
+    cartpole.save(model, {**meta(), "family": "dqn", "step": 80_000}, 80_000)
+    for step in (50_000, 60_000):
+        pong.save(model, {**meta(), "family": "dqn", "step": step}, step)
+    # Pong's autosaves are not pruned as "older" than CartPole's, nor the reverse
+    assert [p.name for p in pong.paths()] == ["epoch-50000.keras", "epoch-60000.keras"]
+    assert cartpole.latest().meta["step"] == 80_000 and pong.latest().meta["step"] == 60_000
+    # a CartPole agent put where Pong's are is refused, in words
+    cartpole.paths()[0].rename(pong.folder / "epoch-90000.keras")
+    found = pong.latest()
+    assert found.meta["step"] == 60_000
+    assert "saved for 'CartPole-v1', not 'Pong'" in found.passed_over[0]
+
+
+KILLED_MID_SAVE = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+from nets import storage
+storage.os.replace = lambda *a: (print("written", flush=True), time.sleep(60))
+import keras
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+storage.AutosaveSlot("cnn").save(model, {{"epoch": 2}}, 2)
+"""
+
+
+def test_temporaries_of_a_save_killed_midway_are_removed_at_the_next_start(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_MID_SAVE.format(root=str(root))],
+                            stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+    assert proc.stdout.readline().strip() == "written"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    slot = storage.AutosaveSlot("cnn")
+    left = [p.name for p in slot.folder.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".epoch-0002-tmp"), left
+    theirs = [slot.folder / "notes.txt", slot.folder / ".epoch-0003-tmp1-x.txt",
+              slot.folder / ".hidden.keras"]
+    for path in theirs:
+        path.write_text("not ours")
+    own_live = slot.folder / f".epoch-0004-tmp{os.getpid()}-abc.keras"  # a save under way
+    own_live.write_text("")
+    rep = ListReporter()
+    runner.prepare(runner.RunRequest("cnn", cnn.Config(**SMALL), "mnist-5k"), rep, cnn.Config)
+    assert sorted(p.name for p in slot.folder.iterdir()) == sorted(
+        [p.name for p in theirs] + [own_live.name])
+
+
+def test_weights_that_do_not_fit_are_described_in_plain_words(tmp_path):
+    other = cnn.build_model(cnn.Config(**{**SMALL, "filters": 8}), (28, 28, 1), 10)
+    path = storage.save_model(other, tmp_path / "m.keras", meta())
+    with pytest.raises(storage.StorageError) as caught:
+        cnn.load(path)
+    text = str(caught.value)
+    assert "conv1's kernel has shape (3, 3, 1, 8) in the file" in text
+    assert "(3, 3, 1, 4)" in text and not text.rstrip(".").endswith(":")
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_good_weights():
+    cfg = cnn.Config(**{**SMALL, "learning_rate": 10.0, "epochs": 3, "cosine_decay": False})
+    done = runner.execute(runner.RunRequest("cnn", cfg, "mnist-5k"), ListReporter())
+    assert done.status == "failed" and "exploded" in done.message, done.message
+    assert "lower learning rate" in done.message
+    assert all(np.isfinite(w).all() for w in done.result.model.get_weights())

@@ -85,9 +85,9 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_autosave(tmp_path, monkeyp
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    saved = storage.latest_autosave("vae")
+    saved = storage.AutosaveSlot("vae").latest()
     assert saved is not None
-    epoch = saved[1]["epoch"]
+    epoch = saved.meta["epoch"]
     assert 2 <= epoch < 12
     r = subprocess.run(train + ["--resume"], env=env, capture_output=True, text=True,
                        timeout=180)

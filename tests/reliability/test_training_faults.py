@@ -86,7 +86,8 @@ def test_an_update_that_breaks_q_on_a_copy_step_reaches_neither_q_hat_nor_an_aut
     assert done.status == "failed" and "weights of step 450" in done.message, done.message
     assert done.result.meta["step"] == 450
     assert all(np.isfinite(w).all() for w in done.result.model.get_weights())
-    path, meta = storage.latest_autosave("dqn")
+    found = storage.AutosaveSlot("dqn", "CartPole-v1").latest()
+    path, meta = found.path, found.meta
     assert meta["step"] == 450  # the broken state of step 600 was never saved
     assert all(np.isfinite(w).all() for w in dqn.load(path).model.get_weights())
 
@@ -174,4 +175,4 @@ def test_closing_the_window_mid_training_ends_the_process_cleanly(tmp_path):
     assert "closing mid-training" in r.stdout, r.stderr[-3000:]
     assert r.returncode == 0, f"exit status {r.returncode}: {r.stderr[-3000:]}"
     assert "event loop ended 0" in r.stdout
-    assert list((tmp_path / "home" / "autosave" / "dqn").glob("*.keras"))  # nothing lost
+    assert list((tmp_path / "home" / "autosave" / "dqn").rglob("*.keras"))  # nothing lost

@@ -1,0 +1,74 @@
+"""The shared experiment panel: what it says about autosaves, the last model, and a run's
+end, driven as a person would."""
+import pytest
+
+from app.widgets.experiment_panel import ExperimentPanel
+from nets import storage
+
+TINY = {"filters": 4, "conv_blocks": 1, "augment": False, "epochs": 1, "batch_size": 256}
+
+
+@pytest.fixture
+def make_panel(qtbot):
+    panels = []
+
+    def make():
+        panel = ExperimentPanel("cnn")
+        qtbot.addWidget(panel)
+        panel.resize(1300, 800)
+        panel.show()
+        panels.append(panel)
+        return panel
+
+    yield make
+    for panel in panels:
+        panel.shutdown()
+        panel.worker.wait(10000)
+
+
+def train(qtbot, panel, **values):
+    panel.form.set_values({**panel.form.values(), **TINY, **values})
+    panel.select_dataset("mnist-5k")
+    with qtbot.waitSignal(panel.finished, timeout=120000) as blocker:
+        panel.start()
+    return blocker.args[0]
+
+
+def test_a_finished_run_shows_its_held_out_figure_not_the_last_phase(qtbot, make_panel):
+    panel = make_panel()
+    done = train(qtbot, panel)
+    assert done.status == "finished"
+    assert panel.now_label.text().startswith("Held-out accuracy: ")
+
+
+def test_the_last_trained_model_is_offered_at_the_next_start(qtbot, make_panel):
+    first = make_panel()
+    assert first.last_offer.isHidden()
+    train(qtbot, first)
+    again = make_panel()  # as after a restart
+    assert not again.last_offer.isHidden()
+    assert "Held-out accuracy" in again.last_label.text()
+    again.seed.setValue(7)
+    again.last_open.click()
+    assert again.trained is not None and again.last_offer.isHidden()
+    assert again.seed.value() == 7  # loading never changes the person's seed
+
+
+def test_resume_offers_what_it_can_and_says_why_not(qtbot, make_panel):
+    panel = make_panel()
+    assert panel.resume_box.text() == "Resume from autosave (none yet)"
+    assert not panel.resume_box.isEnabled()
+    train(qtbot, panel)
+    assert panel.resume_box.text() == "Resume from autosave (epoch 1)"
+    # resuming to 2 epochs puts the autosave's own settings in the form
+    panel.form.set_values({**panel.form.values(), "epochs": 2, "filters": 8})
+    panel.resume_box.setChecked(True)
+    with qtbot.waitSignal(panel.finished, timeout=120000) as blocker:
+        panel.start()
+    assert blocker.args[0].status == "finished", blocker.args[0].message
+    assert panel.form.values()["filters"] == 4 and panel.form.values()["epochs"] == 2
+    for path in storage.AutosaveSlot("cnn").paths():
+        path.write_bytes(b"damaged")
+    panel.refresh_resume()
+    assert "it cannot be read" in panel.resume_box.text()
+    assert "damaged" in panel.resume_box.toolTip() and not panel.resume_box.isEnabled()
