@@ -42,7 +42,9 @@ class Config:
                             "(Coates et al. found 6 to 8 best on CIFAR-10).", minimum=2,
                             maximum=32)
     patches: int = param(100_000, "Patches", "Random patches taken from the training images "
-                         "to learn the dictionary.", minimum=100, maximum=2_000_000)
+                         "to learn the dictionary; at most as many as there are different "
+                         "ones (a patch as large as the image is the whole image: one per "
+                         "image).", minimum=100, maximum=2_000_000)
     whiten: bool = param(True, "ZCA whitening", "Decorrelate the pixels of the patches "
                          "first. Without it, K-means mostly learns blurry blobs.")
     whiten_epsilon: float = param(0.1, "Whitening epsilon", "Added to each variance before "
@@ -442,19 +444,22 @@ def learn_dictionary(config: Config, x_train: np.ndarray, x_val: np.ndarray, mod
                      ) -> KMeansResult:
     """Sample, normalise and whiten patches, run K-means, store it all in `model`."""
     size = config.patch_size
-    patches = P.normalise(P.sample_patches(x_train, size, config.patches, rng))
+    patches = P.normalise(P.draw_patches(x_train, size, config.patches, rng))
     whitening = (P.Whitening.fit(patches, config.whiten_epsilon) if config.whiten
                  else P.Whitening.identity(patches.shape[1]))
     patches = whitening.apply(patches)
     val = None
     if len(x_val):
-        val = whitening.apply(P.normalise(P.sample_patches(
+        val = whitening.apply(P.normalise(P.draw_patches(
             x_val, size, min(20_000, max(config.patches // 5, 100)), rng)))
     if config.clusters > len(patches):
         raise DataError(f"K = {config.clusters} clusters is more than the {len(patches)} "
                         "patches to cluster. Use more patches or fewer clusters.")
     steps = config.kmeans_epochs * (1 if config.kmeans_batch >= len(patches) else
                                     int(np.ceil(len(patches) / config.kmeans_batch)))
+    supply = P.supply_note(np.shape(x_train), size, config.patches)
+    if live and supply:
+        reporter.emit(Log(supply))
     if live:
         reporter.emit(Started(steps, f"Step 1 of 3: clustering {len(patches):,} "
                               f"{size}x{size} patches into K = {config.clusters} centroids.",
@@ -605,7 +610,9 @@ def train(request, reporter):
         if done.status == "stopped" else "Done"
     return Done(done.status, f"{lead} after {time.monotonic() - t0:.1f} s: K = "
                 f"{config.clusters}, {config.encoding} encoding, {4 * config.clusters:,} "
-                f"features per image.{words}", result=trained)
+                f"features per image.{words}", result=trained,
+                headline=f"Held-out accuracy: {accuracy:.1%}" if accuracy is not None
+                else "")
 
 
 # ---------------------------------------------------------------- the study
@@ -656,7 +663,8 @@ def run_study(config: Config, ds, seed: int, reporter) -> Done:
                       + study_table(rows)))
     best = max(rows, key=lambda r: r["accuracy"])
     return Done("finished", f"Study done: best {best['accuracy']:.1%} with K = {best['K']}, "
-                f"{best['encoding']} encoding, whitening {'on' if best['whiten'] else 'off'}.")
+                f"{best['encoding']} encoding, whitening {'on' if best['whiten'] else 'off'}.",
+                headline=f"Best held-out accuracy: {best['accuracy']:.1%}")
 
 
 def study_table(rows: list[dict]) -> str:

@@ -61,6 +61,61 @@ def sample_patches(images: np.ndarray, size: int, count: int,
     return images[which[:, None, None], r, c].reshape(count, -1)
 
 
+def draw_patches(images: np.ndarray, size: int, count: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """`count` patches from random images at random places (count, size*size*c). When the
+    images hold no more than `count` different patches, or a patch is the whole image,
+    distinct patches in random order instead (at most `count`): drawing at random would
+    only repeat them."""
+    rows, cols = check_patch_size(np.shape(images)[1:3], size)
+    available = len(images) * rows * cols
+    if available > count and rows * cols > 1:
+        return sample_patches(images, size, count, rng)
+    every = extract_patches(images, size).reshape(available, -1)
+    return every[rng.permutation(available)[:count]]
+
+
+def supply_note(images_shape, size: int, count: int) -> str:
+    """Why a run gets fewer patches than asked for, in plain words ("" if it does not)."""
+    n, h, w = (int(v) for v in images_shape[:3])
+    rows, cols = check_patch_size((h, w), size)
+    available = n * rows * cols
+    if available >= count:
+        return ""
+    if rows == cols == 1:
+        why = (f"a {size}x{size} patch of a {h}x{w} image is the whole image, so each "
+               "image is one patch")
+    else:
+        why = f"a {size}x{size} patch fits in only {rows * cols} places in a {h}x{w} image"
+    return (f"Patches asks for {count:,}, but {why}: the {n:,} training images hold "
+            f"{available:,} different patches, and each is used once.")
+
+
+# For a form's note, before any data is loaded: every dataset but the photos and CIFAR-10
+# has 28x28 images (folders are resized to it); the bundled digits have 4,000 to train on.
+SMALL_IMAGE_SIDE, BUNDLED_TRAIN_IMAGES = 28, 4_000
+
+
+def form_note(patch_size: int, patches: int, dataset_key: str = "mnist-5k") -> str:
+    """What a form should say about its Patches setting before a run: that the patch size
+    caps it on the bundled digits ("" when it does not, or for large images)."""
+    side = SMALL_IMAGE_SIDE
+    if dataset_key in ("photos", "cifar10") or patch_size > side:
+        return ""
+    places = (side - patch_size + 1) ** 2
+    if BUNDLED_TRAIN_IMAGES * places >= patches:
+        return ""
+    if places == 1:
+        what = (f"Patch size {patch_size} is the whole {side}x{side} image, so each training "
+                "image is one patch")
+    else:
+        what = (f"A {patch_size}x{patch_size} patch fits in only {places} places in a "
+                f"{side}x{side} image")
+    return (f"{what}: the bundled {BUNDLED_TRAIN_IMAGES:,} digits hold "
+            f"{BUNDLED_TRAIN_IMAGES * places:,} different patches, so a run on them uses "
+            f"those, not the {patches:,} that Patches asks for.")
+
+
 def normalise(patches: np.ndarray, epsilon: float = CONTRAST_EPSILON) -> np.ndarray:
     """Per-patch brightness and contrast normalisation: subtract the patch's mean, divide
     by the square root of its variance plus epsilon."""

@@ -49,8 +49,10 @@ class Config:
                       "training patches (converges fastest). noise: they start as random "
                       "noise, so everything they show was learnt (needs more epochs).",
                       choices=("random patches", "noise"))
-    patches: int = param(20_000, "Patches", "Training patches (for whole images: at most "
-                         "the number of training images).", minimum=10, maximum=1_000_000)
+    patches: int = param(20_000, "Patches", "Training patches cut from the training images. "
+                         "At most one per image when the patch is as large as the image "
+                         "(28 for digits): the patch is then the whole image.", minimum=10,
+                         maximum=1_000_000)
     coding_iterations: int = param(60, "FISTA iterations", "Optimisation steps to find the "
                                    "codes of each batch.", minimum=1, maximum=2000)
     batch_size: int = param(256, "Batch size", "Patches per alternation of a coding and a "
@@ -92,17 +94,14 @@ def preprocess(x: np.ndarray, mode: str) -> Prepared:
 
 def training_patches(images: np.ndarray, size: int, count: int,
                      rng: np.random.Generator) -> np.ndarray:
-    """Greyscale patches (count, size*size); whole images when the patch is the image."""
+    """Greyscale patches (count, size*size) from random images at random places. When the
+    images hold no more than `count` different patches, every one of them once, in random
+    order: a patch as large as the image is the whole image, one per image."""
     images = np.asarray(images, np.float32)
     if images.ndim == 4 and images.shape[-1] == 3:
         images = images.mean(axis=-1)
     images = images.reshape(images.shape[:3])
-    h, w = images.shape[1:3]
-    P.check_patch_size((h, w), size)
-    if size == h == w:
-        take = rng.permutation(len(images))[:count]
-        return images[take].reshape(len(take), -1)
-    return P.sample_patches(images, size, count, rng)
+    return P.draw_patches(images, size, count, rng)
 
 
 def as_patch(image: np.ndarray, size: int) -> np.ndarray:
@@ -340,8 +339,9 @@ def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
             reporter.emit(ImageEvent("atoms", atom_images(np.asarray(atoms),
                                                           config.patch_size)))
 
+    fewer = f" (not {config.patches:,}: see the log)" if n < config.patches else ""
     reporter.emit(Started(config.epochs * steps, f"Learning {k} atoms from {n:,} "
-                          f"{config.patch_size}x{config.patch_size} patches, lambda = "
+                          f"{config.patch_size}x{config.patch_size} patches{fewer}, lambda = "
                           f"{config.sparsity:g}.", metric="objective"))
     show(force=True)
     try:
@@ -405,6 +405,9 @@ def train(request, reporter):
     size = config.patch_size
     x = preprocess(training_patches(ds.x_train, size, config.patches, rng),
                    config.preprocessing).x
+    supply = P.supply_note(ds.x_train.shape, size, config.patches)
+    if supply:
+        reporter.emit(Log(supply))
     if config.atoms > len(x):
         reporter.emit(Log(f"{config.atoms} atoms but only {len(x)} training patches: some "
                           "atoms start as copies (with a little noise) and will differ."))
@@ -428,11 +431,11 @@ def train(request, reporter):
         status, word = "stopped", "Stopped by you; kept"
     trained = TrainedModel(model, "sparse_coding", meta, history)
     last = history[-1] if history else {}
-    detail = (f" Held-out objective {last['val_objective']:.4f} with "
-              f"{last['val_active atoms']:.1f} active atoms per patch on average."
-              if "val_objective" in last else "")
-    return Done(status, f"{word} {config.atoms} atoms in {time.monotonic() - t0:.1f} s."
-                f"{detail}", result=trained)
+    headline = (f"Held-out objective {last['val_objective']:.4f} with "
+                f"{last['val_active atoms']:.1f} active atoms per patch on average"
+                if "val_objective" in last else "")
+    return Done(status, f"{word} {config.atoms} atoms in {time.monotonic() - t0:.1f} s.",
+                result=trained, headline=headline)
 
 
 def load(path):

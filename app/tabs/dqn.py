@@ -168,12 +168,13 @@ class PlayView(QWidget):
 class CurvesView(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.returns_plot = self.addPlot(row=0, col=0, title="Return per episode")
+        # the key is in the title: a legend inside the plot would cover the curves
+        self.returns_plot = self.addPlot(
+            row=0, col=0, title='Return per episode (<span style="color:#a0a0c8">each'
+                                '</span>, <span style="color:#508cff">average of 20</span>)')
         self.returns_plot.setLabel("bottom", "episode")
-        self.returns_plot.addLegend(offset=(10, 10))
-        self.raw = self.returns_plot.plot(pen=pg.mkPen((120, 120, 160, 120)), name="episode")
-        self.avg = self.returns_plot.plot(pen=pg.mkPen((80, 140, 255), width=2),
-                                          name="average of 20")
+        self.raw = self.returns_plot.plot(pen=pg.mkPen((120, 120, 160, 120)))
+        self.avg = self.returns_plot.plot(pen=pg.mkPen((80, 140, 255), width=2))
         self.q_plot = self.addPlot(row=1, col=0, title="Average max-Q on fixed states")
         self.q_plot.setLabel("bottom", "step")
         self.q_curve = self.q_plot.plot(pen=pg.mkPen((255, 140, 40), width=2))
@@ -188,6 +189,8 @@ class CurvesView(pg.GraphicsLayoutWidget):
         self.raw.setData([], [])
         self.avg.setData([], [])
         self.q_curve.setData([], [])
+        for plot in (self.returns_plot, self.q_plot):  # no axes left from another agent
+            plot.enableAutoRange()
 
     def add_return(self, value: float) -> None:
         self.returns.append(value)

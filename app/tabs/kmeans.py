@@ -5,19 +5,23 @@ Run alone with `python -m app.tabs.kmeans`.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QLabel, QPushButton,
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHeaderView, QLabel, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
 from app.tabs.base import FamilyTab
 from app.widgets.canvas import DrawingCanvas
 from app.widgets.images import ImageGrid, ProbabilityBars
-from app.widgets.plots import ConfusionMatrix
+from app.widgets.plots import (DASHED, LINE, ConfusionMatrix, add_key, key_entry,
+                               set_key)
 from nets import cnn
 from nets import kmeans as km
+from nets.patches import form_note
 from nets.progress import Artifact, ImageEvent
 
 TITLE = "K-means"
@@ -122,19 +126,26 @@ class StudyView(QWidget):
         self.table.setHorizontalHeaderLabels(
             [f"{e}{', whitened' if w else ''}" for e, w in self.COLUMNS])
         self.table.setToolTip("Held-out accuracy of each combination.")
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         split.addWidget(self.table)
         self.plot = pg.PlotWidget(title="Held-out accuracy against K")
         self.plot.setLogMode(x=True)
         self.plot.setLabel("bottom", "K (clusters)")
-        self.plot.setLabel("left", "accuracy")
-        self.plot.addLegend(offset=(10, -10))
+        self.plot.setLabel("left", "held-out accuracy (%)")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.curves = {}
+        entries = []
         for e, w in self.COLUMNS:
             colour = self.COLOURS[(e, w)]
             self.curves[(e, w)] = self.plot.plot(
                 pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.SolidLine if w
                              else Qt.PenStyle.DashLine),
-                symbol="o", symbolBrush=colour, name=f"{e}{' + ZCA' if w else ''}")
+                symbol="o", symbolBrush=colour)
+            entries.append(key_entry(f"{e}{' + ZCA' if w else ''}", colour,
+                                     LINE if w else DASHED))
+        # under the plot: a legend on it would sit on the small-K points
+        self.key = add_key(self.plot.getPlotItem())
+        set_key(self.key, entries, columns=2)
         split.addWidget(self.plot)
         v.addWidget(split, 1)
         self.rows: list[dict] = []
@@ -156,7 +167,11 @@ class StudyView(QWidget):
         for (e, w), curve in self.curves.items():
             pts = sorted((r["K"], r["accuracy"]) for r in self.rows
                          if r["encoding"] == e and r["whiten"] == w)
-            curve.setData([p[0] for p in pts], [p[1] for p in pts])
+            curve.setData([p[0] for p in pts], [100 * p[1] for p in pts])
+        # a tick at each K tried (in log mode tick positions are log10 K): the automatic
+        # ones crowd into "5·10 6·10 7·10" between the powers of ten
+        self.plot.getAxis("bottom").setTicks(
+            [[(math.log10(k), str(k)) for k in ks]] if ks else None)
 
 
 class KMeansTab(FamilyTab):
@@ -176,6 +191,19 @@ class KMeansTab(FamilyTab):
         self.panel.finished.connect(self._on_finished)
         self.panel.loaded.connect(self._on_loaded)
         self.classify.canvas.changed.connect(self.request_guess)
+        self.patches_note = QLabel()  # when the patch size caps the number of patches
+        self.patches_note.setWordWrap(True)
+        self.patches_note.setStyleSheet("color: gray")
+        self.panel.add_form_note(self.patches_note)
+        self.panel.form.changed.connect(self.explain_patches)
+        self.panel.dataset_combo.currentIndexChanged.connect(self.explain_patches)
+        self.explain_patches()
+
+    def explain_patches(self, *_):
+        config = self.panel.form.config()
+        note = form_note(config.patch_size, config.patches, self.panel.dataset_key())
+        self.patches_note.setText(note)
+        self.patches_note.setVisible(bool(note))
 
     def _on_events(self, batch: list) -> None:
         for event in batch:

@@ -19,6 +19,7 @@ from app.widgets.images import ImageGrid
 from nets import cnn
 from nets import data as datasets
 from nets import sparse_coding as sc
+from nets.patches import form_note
 from nets.progress import Artifact, ImageEvent
 
 TITLE = "Sparse coding"
@@ -87,6 +88,7 @@ class StemPlot(pg.PlotWidget):
         self.setTitle("The code: a_i per atom")
         self.setLabel("bottom", "atom i")
         self.setLabel("left", "a_i")
+        self.getAxis("left").enableAutoSIPrefix(False)  # "a_i (x0.001)" reads as a typo
         self.setMouseEnabled(False, False)
         self.stems = self.plot(pen=pg.mkPen((90, 130, 220), width=1.5), connect="pairs")
         self.heads = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(255, 160, 40), pen=None)
@@ -147,6 +149,7 @@ class CodeView(QWidget):
         self.tradeoff = pg.PlotWidget(title="Sparsity vs error")
         self.tradeoff.setLabel("bottom", "active atoms")
         self.tradeoff.setLabel("left", "error per pixel")
+        self.tradeoff.getAxis("left").enableAutoSIPrefix(False)
         self.tradeoff.setMouseEnabled(False, False)
         self.tradeoff_curve = self.tradeoff.plot(pen=pg.mkPen((150, 150, 200), width=1),
                                                  symbol="o", symbolSize=4)
@@ -195,6 +198,19 @@ class SparseCodingTab(FamilyTab):
         self.panel.events.connect(self._on_events)
         self.panel.finished.connect(self._on_finished)
         self.panel.loaded.connect(self._on_loaded)
+        self.patches_note = QLabel()  # when the patch size caps the number of patches
+        self.patches_note.setWordWrap(True)
+        self.patches_note.setStyleSheet("color: gray")
+        self.panel.add_form_note(self.patches_note)
+        self.panel.form.changed.connect(self.explain_patches)
+        self.panel.dataset_combo.currentIndexChanged.connect(self.explain_patches)
+        self.explain_patches()
+
+    def explain_patches(self, *_):
+        config = self.panel.form.config()
+        note = form_note(config.patch_size, config.patches, self.panel.dataset_key())
+        self.patches_note.setText(note)
+        self.patches_note.setVisible(bool(note))
 
     # ------------------------------------------------------------ training events
     def _on_events(self, batch: list) -> None:

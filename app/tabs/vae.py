@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QS
 from app.widgets.canvas import DrawingCanvas
 from app.tabs.base import FamilyTab
 from app.widgets.images import ImageGrid
+from app.widgets.plots import add_key, class_colour, key_entry, set_key
 from nets import cnn, vae
 from nets import data as datasets
 from nets.progress import Artifact, ImageEvent
@@ -75,48 +76,64 @@ class LatentMap(pg.PlotWidget):
     """Held-out digits' latent means as coloured dots; press or drag to pick a point."""
 
     point_picked = Signal(float, float)
+    KEY_LIMIT = 20  # classes named in the key; more would not fit beside the map
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setTitle("Latent map: held-out digits (mean of q(z|x))")
+        # Short: a pyqtgraph title wider than the plot pushes the whole plot, points and
+        # all, past the widget's right edge.
+        self.setTitle("Latent map of held-out images", size="10pt")
         self.setLabel("bottom", "z1")
         self.setLabel("left", "z2")
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setAspectLocked(True)
         self.setRange(xRange=(-EXTENT, EXTENT), yRange=(-EXTENT, EXTENT))
-        self.dots = pg.ScatterPlotItem(size=4, pen=None)
+        self.dots = pg.ScatterPlotItem(size=5, pen=None)
         self.addItem(self.dots)
         self.marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen("w", width=2),
                                          brush=None)
         self.addItem(self.marker)
-        self.setToolTip("Each dot is a held-out image, placed at its code and coloured by "
-                        "its class. Press or drag anywhere to decode that point.")
-        self.legend = self.addLegend(offset=(5, 5))
-        self._legend_names: list[str] = []
+        self.setToolTip("Each dot is a held-out image, placed at the mean of its code "
+                        "distribution q(z|x) and coloured by its class (the key on the "
+                        "right). Press or drag anywhere to decode that point.")
+        self.key = add_key(self.getPlotItem(), side="right")  # beside the map, never on it
+        self._key_names: list[str] = []
 
     def set_points(self, means: np.ndarray, labels: np.ndarray, names: list[str]) -> None:
+        means = np.asarray(means, np.float64)
+        labels = np.asarray(labels).astype(int)
         xy = means[:, :2] if means.shape[1] >= 2 else \
-            np.stack([means[:, 0], labels.astype(float) * 0.3 - 1.5], 1)
-        brushes = [pg.mkBrush(pg.intColor(int(c), hues=max(len(names), 1), alpha=170))
-                   for c in labels]
-        self.dots.setData(pos=xy, brush=brushes)
-        # the prior's +-3 and every held-out code in view (early in training the cloud
-        # sits off-centre)
-        lo, hi = np.minimum(xy.min(0), -EXTENT), np.maximum(xy.max(0), EXTENT)
-        self.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0.02)
-        if names != self._legend_names:
-            self.legend.clear()
-            for i, name in enumerate(names[:20]):
-                self.legend.addItem(pg.ScatterPlotItem(brush=pg.intColor(i, len(names)),
-                                                       pen=None, size=8), name)
-            self._legend_names = list(names)
+            np.stack([means[:, 0], labels * 0.3 - 1.5], 1)
+        classes = max(len(names), int(labels.max(initial=-1)) + 1, 1)
+        palette = [pg.mkBrush(class_colour(i, classes)) for i in range(classes)]
+        self.dots.setData(pos=xy, brush=[palette[c] for c in labels])
+        # The prior's +-3 and every held-out code in view (early in training the cloud
+        # sits off-centre). Plain floats: numpy float32 bounds make pyqtgraph's checks
+        # against its +-1e307 limits overflow (a RuntimeWarning on every redraw).
+        finite = xy[np.isfinite(xy).all(axis=1)]
+        lo = np.minimum(finite.min(0, initial=-EXTENT), -EXTENT)
+        hi = np.maximum(finite.max(0, initial=EXTENT), EXTENT)
+        self.setRange(xRange=(float(lo[0]), float(hi[0])),
+                      yRange=(float(lo[1]), float(hi[1])), padding=0.03)
+        if list(names) != self._key_names:
+            entries = [key_entry(str(n), class_colour(i, classes))
+                       for i, n in enumerate(names[:self.KEY_LIMIT])]
+            if len(names) > self.KEY_LIMIT:
+                entries.append(key_entry(f"{len(names) - self.KEY_LIMIT} more", "#c8c8c8",
+                                         "…"))
+            set_key(self.key, entries, columns=1)
+            self._key_names = list(names)
 
     def set_marker(self, x: float, y: float) -> None:
         self.marker.setData([x], [y])
 
     def _pick(self, event) -> None:
-        p = self.plotItem.vb.mapSceneToView(self.mapToScene(event.position().toPoint()))
+        scene = self.mapToScene(event.position().toPoint())
+        vb = self.plotItem.vb
+        if not vb.sceneBoundingRect().contains(scene):
+            return  # on the axes, the title or the key
+        p = vb.mapSceneToView(scene)
         self.point_picked.emit(p.x(), p.y())
 
     def mousePressEvent(self, event) -> None:
@@ -152,7 +169,7 @@ class ExplorerView(QWidget):
         self.slider_area.setToolTip("One slider per latent dimension, from -3 to 3. The map "
                                     "sets the first two.")
         right.addWidget(self.slider_area, 2)
-        layout.addLayout(right, 2)
+        layout.addLayout(right, 1)  # the map gets the room: its aspect ratio is locked
         self.sliders: list[QSlider] = []
 
     def build_sliders(self, latent_dim: int, on_change) -> None:

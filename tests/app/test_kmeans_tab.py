@@ -58,3 +58,26 @@ def test_study_mode_fills_the_table_and_plot(qtbot, tab):
                for r in range(2) for c in range(4))
     xs, ys = tab.study.curves[("triangle", True)].getData()
     assert len(xs) == 2
+
+
+def test_the_form_says_when_the_patch_size_caps_the_patches(tab):
+    tab.panel.select_dataset("mnist-5k")
+    tab.panel.form.editors["patch_size"].setValue(6)
+    assert not tab.patches_note.isVisibleTo(tab)
+    tab.panel.form.editors["patch_size"].setValue(28)
+    assert tab.patches_note.isVisibleTo(tab)
+    assert "each training image is one patch" in tab.patches_note.text()
+
+
+def test_the_study_key_sits_under_the_plot(qtbot, tab):
+    tab.panel.views.setCurrentWidget(tab.study)
+    tab.study.set_rows([{"K": k, "whiten": w, "encoding": e, "accuracy": 0.5 + k / 1000}
+                        for k in (8, 50) for w in (False, True) for e in ("triangle", "hard")])
+    qtbot.wait(20)
+    plot = tab.study.plot.getPlotItem()
+    assert plot.legend is None
+    key = tab.study.key
+    assert "triangle + ZCA" in key.text
+    assert key.sceneBoundingRect().top() >= plot.vb.sceneBoundingRect().bottom() - 1
+    xs, ys = tab.study.curves[("hard", True)].getData()
+    assert max(ys) == pytest.approx(55.0)  # in percent

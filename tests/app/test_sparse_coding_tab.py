@@ -61,3 +61,14 @@ def test_learn_then_code_a_picked_and_a_drawn_image(qtbot, tab, tmp_path):
         qtbot.waitUntil(lambda: fresh.coded is not None, timeout=20000)
     finally:
         assert fresh.shutdown()  # waits for background jobs
+
+
+def test_the_form_says_why_whole_images_give_fewer_patches(tab):
+    # the defaults code whole 28x28 digits: one patch per image, not 20,000
+    assert tab.patches_note.isVisibleTo(tab)
+    assert "each training image is one patch" in tab.patches_note.text()
+    tab.panel.form.editors["patch_size"].setValue(8)
+    assert not tab.patches_note.isVisibleTo(tab)
+    tab.panel.form.editors["patch_size"].setValue(28)
+    tab.panel.select_dataset("photos")
+    assert not tab.patches_note.isVisibleTo(tab)

@@ -1,10 +1,13 @@
 """The VAE tab driven as a person would: train, explore the map, interpolate, sample, load."""
+import warnings
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from app.tabs.vae import VAETab
+from app.tabs.vae import LatentMap, VAETab
+from app.widgets.plots import class_colour
 
 
 @pytest.fixture
@@ -87,6 +90,60 @@ def test_the_map_keeps_every_code_in_view(tab):
     tab.explorer.map.set_points(means, np.array([0, 1, 2]), ["a", "b", "c"])
     (x0, x1), (y0, y1) = tab.explorer.map.viewRange()
     assert x0 <= -7 and y1 >= 9 and x1 >= 3 and y0 <= -3
+
+
+def test_a_narrow_map_shows_every_point_its_title_and_key_without_warnings(qtbot):
+    """Float32 codes (what the encoder gives) and a map narrower than its title: the
+    title once pushed the plot past the right edge (points beyond z1 = 2.3 cut off), and
+    float32 ranges made pyqtgraph warn 'overflow encountered in cast' on every redraw."""
+    m = LatentMap()
+    qtbot.addWidget(m)
+    m.resize(330, 380)
+    m.show()
+    rng = np.random.default_rng(0)
+    means = rng.normal(0, 1.2, (500, 2)).astype(np.float32)
+    means[:2] = [[2.9, 0.0], [-3.5, 3.4]]
+    labels = np.arange(500) % 10
+    names = [str(d) for d in range(10)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.set_points(means, labels, names)
+        qtbot.wait(20)
+        m.grab()
+    plot, vb = m.getPlotItem(), m.getPlotItem().vb
+    assert plot.sceneBoundingRect().right() <= m.viewport().width() + 1  # nothing pushed out
+    title = plot.titleLabel
+    assert title.sceneBoundingRect().left() >= 0
+    assert title.mapRectToScene(title.itemRect()).right() <= m.viewport().width() + 1
+    (x0, x1), (y0, y1) = m.viewRange()
+    assert x0 <= means[:, 0].min() and x1 >= means[:, 0].max()
+    assert y0 <= means[:, 1].min() and y1 >= means[:, 1].max()
+    # the key names every class, beside the map, not on it
+    assert all(f"> {n}<" in m.key.text or f">{n}<" in m.key.text for n in names)
+    assert m.key.sceneBoundingRect().left() >= vb.sceneBoundingRect().right() - 1
+    assert plot.legend is None
+    brushes = m.dots.data["brush"]
+    assert brushes[3].color().name() == class_colour(3).name()
+    assert brushes[4].color().name() == class_colour(4).name()
+
+
+def test_presses_on_the_key_pick_nothing(qtbot):
+    m = LatentMap()
+    qtbot.addWidget(m)
+    m.resize(500, 400)
+    m.show()
+    m.set_points(np.zeros((10, 2), np.float32), np.arange(10), [str(d) for d in range(10)])
+    qtbot.wait(20)
+    picked = []
+    m.point_picked.connect(lambda x, y: picked.append((x, y)))
+    centre = m.mapFromScene(m.key.sceneBoundingRect().center())
+    QTest.mousePress(m.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    QTest.mouseRelease(m.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert picked == []
+    inside = m.mapFromScene(m.getPlotItem().vb.sceneBoundingRect().center())
+    QTest.mousePress(m.viewport(), Qt.MouseButton.LeftButton, pos=inside)
+    QTest.mouseRelease(m.viewport(), Qt.MouseButton.LeftButton, pos=inside)
+    assert len(picked) == 1
 
 
 def test_the_pretrained_vae_opens_from_its_button(qtbot, tab):

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from nets import data, kmeans, runner
+from nets import patches as P
 from nets.progress import (Artifact, BatchMetrics, Controls, EpochMetrics, ImageEvent,
-                           ListReporter)
+                           ListReporter, Log, Started)
 
 
 def blobs(n=3000, k=6, d=5, seed=0):
@@ -189,3 +190,35 @@ def test_bad_study_values_are_refused_in_words():
     with pytest.raises(data.DataError, match="whole numbers"):
         kmeans.study_values("10, lots")
     assert kmeans.study_values("400,50 ,50") == [50, 400]
+
+
+def test_patches_beyond_what_the_images_hold_are_not_repeated():
+    rng = np.random.default_rng(0)
+    images = rng.random((30, 10, 10, 1)).astype(np.float32)
+    whole = P.draw_patches(images, 10, 500, rng)  # a whole image is one patch
+    assert whole.shape == (30, 100) and len(np.unique(whole, axis=0)) == 30
+    nine = P.draw_patches(images, 8, 500, rng)  # an 8x8 patch fits in 9 places
+    assert nine.shape == (270, 64) and len(np.unique(nine, axis=0)) == 270
+    assert P.draw_patches(images, 3, 100, rng).shape == (100, 9)  # plenty: sampled
+
+
+def test_a_run_says_why_it_clusters_fewer_patches_than_asked_for():
+    assert P.supply_note((4000, 28, 28, 1), 28, 100_000).startswith(
+        "Patches asks for 100,000, but a 28x28 patch of a 28x28 image is the whole image, "
+        "so each image is one patch: the 4,000 training images hold 4,000 different")
+    assert P.supply_note((4000, 28, 28, 1), 6, 100_000) == ""
+    cfg = dataclasses.replace(SMALL, patch_size=28, patches=5000, clusters=10,
+                              kmeans_epochs=1, classifier_epochs=1)
+    rep = ListReporter()
+    done = runner.execute(runner.RunRequest("kmeans", cfg, "mnist-5k", autosave=False), rep)
+    assert done.status == "finished", done.message + done.detail
+    assert any("each image is one patch" in e.text for e in rep.of(Log))
+    assert any("clustering 4,000 28x28 patches" in e.description for e in rep.of(Started))
+
+
+def test_the_form_note_explains_the_patch_cap_before_a_run():
+    assert P.form_note(6, 100_000) == ""  # 6x6 patches: millions of places
+    note = P.form_note(28, 100_000)
+    assert "whole 28x28 image" in note and "4,000" in note and "100,000" in note
+    assert "fits in only 4 places" in P.form_note(27, 100_000)
+    assert P.form_note(28, 100_000, "cifar10") == ""

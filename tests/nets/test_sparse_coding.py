@@ -4,9 +4,11 @@ import dataclasses
 import numpy as np
 import pytest
 
+from nets import patches as P
 from nets import runner
 from nets import sparse_coding as sc
-from nets.progress import Artifact, Controls, EpochMetrics, ImageEvent, ListReporter
+from nets.progress import (Artifact, Controls, EpochMetrics, ImageEvent, ListReporter, Log,
+                           Started)
 
 
 def test_fista_with_orthonormal_atoms_is_soft_thresholding():
@@ -146,3 +148,41 @@ def test_photo_patches_learn_without_held_out_images():
                           ListReporter())
     assert done.status == "finished", done.message
     assert np.isfinite(np.asarray(done.result.model.atoms)).all()
+
+
+def test_patches_beyond_what_the_images_hold_are_not_repeated():
+    rng = np.random.default_rng(0)
+    images = rng.random((30, 10, 10)).astype(np.float32)
+    whole = sc.training_patches(images, 10, 500, rng)  # a whole image is one patch
+    assert whole.shape == (30, 100)
+    assert len(np.unique(whole, axis=0)) == 30
+    nine = sc.training_patches(images, 8, 500, rng)  # an 8x8 patch fits in 9 places
+    assert nine.shape == (270, 64) and len(np.unique(nine, axis=0)) == 270
+    assert sc.training_patches(images, 8, 100, rng).shape == (100, 64)  # plenty: sampled
+
+
+def test_a_run_says_why_it_has_fewer_patches_than_asked_for():
+    assert P.supply_note((4000, 28, 28, 1), 28, 20_000) == (
+        "Patches asks for 20,000, but a 28x28 patch of a 28x28 image is the whole image, "
+        "so each image is one patch: the 4,000 training images hold 4,000 different "
+        "patches, and each is used once.")
+    assert "fits in only 4 places" in P.supply_note((4000, 28, 28, 1), 27, 20_000)
+    assert P.supply_note((4000, 28, 28, 1), 8, 20_000) == ""
+    cfg = dataclasses.replace(SMALL, atoms=16, patches=5000, epochs=1, coding_iterations=5,
+                              batch_size=1024)
+    rep = ListReporter()
+    done = runner.execute(runner.RunRequest("sparse_coding", cfg, "mnist-5k",
+                                            autosave=False), rep)
+    assert done.status == "finished", done.message
+    logs = [e.text for e in rep.of(Log)]
+    assert any("each image is one patch" in t and "4,000 different" in t for t in logs)
+    started = [e.description for e in rep.of(Started)]
+    assert any("from 4,000 28x28 patches (not 5,000" in d for d in started)
+
+
+def test_the_form_note_explains_the_patch_cap_before_a_run():
+    note = P.form_note(28, 20_000)  # defaults: whole 28x28 images, 20,000 patches
+    assert "whole 28x28 image" in note and "4,000" in note and "20,000" in note
+    assert P.form_note(8, 20_000) == ""
+    assert P.form_note(28, 3000) == ""  # fewer than the images
+    assert P.form_note(28, 20_000, "photos") == ""  # large photos: room for all
