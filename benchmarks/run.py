@@ -92,12 +92,14 @@ def bench_cnn_accuracy(quick: bool) -> None:
 # ------------------------------------------------------------------ throughput in the app
 # Steady-state seconds per epoch: the whole fit() minus its first epoch (which traces the
 # graph), divided by the remaining epochs. In the app that includes everything the app adds
-# while training: the event bridge, per-epoch autosave, live plots and filter views.
+# while training: the event bridge, per-epoch autosave, live plots and filter views. The
+# reference is a plain model.fit of the same model on the same inputs through the same
+# pipeline (the same augmented batches, the same validation), with nothing else attached.
 def bare_epoch_seconds(cfg, ds) -> float:
     import keras
 
     from nets import cnn
-    from nets.runner import seed_everything
+    from nets.runner import augmented_batches, seed_everything
 
     first = []
 
@@ -110,9 +112,13 @@ def bare_epoch_seconds(cfg, ds) -> float:
 
     seed_everything(0)
     model = cnn.build_model(cfg, ds.input_shape, ds.num_classes, len(ds.x_train))
+    x, augment, _ = cnn.training_inputs(cfg, ds, 0)
+    data = (dict(x=augmented_batches(x, ds.y_train, cfg.batch_size, augment, 0),
+                 shuffle=False) if augment else dict(x=x, y=ds.y_train,
+                                                     batch_size=cfg.batch_size))
     t0 = time.perf_counter()
-    model.fit(ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val),
-              epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0, callbacks=[Clock()])
+    model.fit(**data, validation_data=(ds.x_val, ds.y_val), epochs=cfg.epochs, verbose=0,
+              callbacks=[Clock()])
     return (time.perf_counter() - t0 - first[0]) / (cfg.epochs - 1)
 
 
@@ -155,15 +161,22 @@ def bench_throughput(qapp, quick: bool) -> None:
 
     cfg = cnn.Config(epochs=2 if quick else 8)
     ds = data.load("mnist-5k")
+    if not quick:  # warm-up of both: the first fit of a process pays one-off costs
+        bare_epoch_seconds(cfg, ds)
+        app_epoch_seconds(qapp, cfg)
     bare, app = [], []
     for _ in range(1 if quick else 4):  # interleaved, so drift hits both alike
         bare.append(bare_epoch_seconds(cfg, ds))
         app.append(app_epoch_seconds(qapp, cfg))
-    b, a = statistics.median(bare), statistics.median(app)
+    # the best of each: noise on a shared machine only ever adds time
+    b, a = min(bare), min(app)
     row("training throughput in the app / bare model.fit(verbose=0)", round(b / a, 3),
-        "ratio", ">= 0.95", compared_to=f"seconds per epoch after the first: bare fit "
-                                        f"{b:.3f} vs in-app {a:.3f} (default CNN, bundled "
-                                        f"digits, median of {len(bare)} interleaved runs)")
+        "ratio", ">= 0.95", compared_to=f"seconds per epoch after the first, best of "
+                                        f"{len(bare)} interleaved runs after a warm-up "
+                                        f"(medians {statistics.median(bare):.3f} / "
+                                        f"{statistics.median(app):.3f}): bare fit {b:.3f} "
+                                        f"vs in-app {a:.3f}; default CNN with its "
+                                        "augmentation pipeline, bundled digits")
     probe = LagProbe(settle_s=2)  # a separate run: the probe's timer costs a little
     app_epoch_seconds(qapp, cfg, probe)
     what = f"10 ms timer, {len(probe.lags)} beats while the CNN tab trained {cfg.epochs} epochs"

@@ -155,7 +155,7 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
               images_every_s: float = 0.5, autosave: bool = True,
               description: str = "", epoch_offset: int = 0,
               total_epochs: int | None = None, augment: Callable | None = None,
-              seed: int = 0, slot: storage.AutosaveSlot | None = None) -> Done:
+              seed: int = 0) -> Done:
     """`model.fit` with events, stop/pause, a NaN guard and per-epoch atomic autosave.
 
     Returns a Done whose result is the model: on stop it holds the weights reached so far,
@@ -178,7 +178,7 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
     elif description:
         reporter.emit(Log(description))
     reporter.emit(Artifact("model", model))
-    slot = slot or storage.AutosaveSlot(family_key)
+    slot = storage.AutosaveSlot(family_key)
     bridge = make_fit_bridge(reporter, epochs=epochs, steps_per_epoch=steps, samples=samples,
                              batch_size=batch_size, initial_epoch=initial_epoch,
                              images=images, images_every_s=images_every_s,
@@ -198,13 +198,16 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
 
     t0 = time.monotonic()
     status, message = "finished", ""
-    fit_x, fit_y, fit_batch = x, y, batch_size
+    data = dict(x=x, y=y, batch_size=batch_size)
     if augment is not None:
-        fit_x, fit_y, fit_batch = augmented_batches(x, y, batch_size, augment, seed), None, None
+        data = dict(x=augmented_batches(x, y, batch_size, augment, seed),
+                    # it shuffles the samples itself; Keras would also shuffle the order of
+                    # its batches, and the short last one would come mid-epoch, where the
+                    # bridge's per-batch loss does not expect it
+                    shuffle=False)
     try:
-        model.fit(fit_x, fit_y, validation_data=validation, epochs=epochs,
-                  batch_size=fit_batch, initial_epoch=initial_epoch, verbose=0,
-                  callbacks=[bridge, Autosave()])
+        model.fit(**data, validation_data=validation, epochs=epochs,
+                  initial_epoch=initial_epoch, verbose=0, callbacks=[bridge, Autosave()])
     except StopRequested:
         status = "stopped"
     except TrainingDiverged as exc:
@@ -272,7 +275,6 @@ class Prepared:
     initial_epoch: int = 0
     history: list = dataclasses.field(default_factory=list)
     autosave_path: Any = None  # the autosave to read weights from when resuming
-    slot: Any = None  # nets.storage.AutosaveSlot: where this run autosaves
 
 
 def prepare(request: RunRequest, reporter: Reporter, config_cls,
@@ -311,7 +313,7 @@ def prepare(request: RunRequest, reporter: Reporter, config_cls,
         reporter.emit(Log(ds.report))
     reporter.controls.checkpoint()
     reporter.emit(Artifact("classes", list(ds.class_names)))
-    return Prepared(request.config, ds, initial_epoch, history, path, slot)
+    return Prepared(request.config, ds, initial_epoch, history, path)
 
 
 def resume_weights(model, prepared: Prepared, reporter: Reporter) -> None:

@@ -48,7 +48,7 @@ def test_a_short_training_runs_to_done_and_updates_every_view(qtbot, tab):
     assert tab.mistakes.count > 0 and "held-out" in tab.mistakes.note.text()
     assert tab.panel.progress.value() == 1000
     assert tab.panel.start_button.isEnabled() and tab.panel.save_button.isEnabled()
-    assert "bundled" in tab.panel.now_label.text()
+    assert tab.panel.now_label.text().startswith("Held-out accuracy: ")  # the headline
 
     # drawing with the mouse gives a prediction: probabilities for 10 digits
     with qtbot.waitSignal(tab.prediction_shown, timeout=10000):
@@ -147,5 +147,36 @@ def test_resume_is_offered_after_an_autosave(qtbot, tab):
     configure(tab, epochs=1)
     with qtbot.waitSignal(tab.panel.finished, timeout=120000):
         tab.panel.start()
-    assert storage.latest_autosave("cnn") is not None
+    assert storage.AutosaveSlot("cnn").latest() is not None
     assert tab.panel.resume_box.isEnabled() and "epoch 1" in tab.panel.resume_box.text()
+
+
+def test_a_new_run_clears_the_last_runs_mistakes(qtbot, tab):
+    configure(tab, epochs=1)
+    with qtbot.waitSignal(tab.panel.finished, timeout=120000):
+        tab.panel.start()
+    assert tab.mistakes.count > 0
+    old_note = tab.mistakes.note.text()
+
+    configure(tab, epochs=200, batch_size=32)
+    tab.panel.start()
+    qtbot.waitUntil(lambda: tab.mistakes.count == 0, timeout=10000)
+    assert tab.mistakes.note.text() != old_note and "this run" in tab.mistakes.note.text()
+    qtbot.waitUntil(lambda: tab.panel.loss_plot.steps.n > 2, timeout=60000)
+    assert tab.mistakes.count == 0  # nothing stale comes back while it trains
+    with qtbot.waitSignal(tab.panel.finished, timeout=5000):
+        tab.panel.stop()
+    assert tab.mistakes.count == 0 and "ended before its last epoch" in \
+        tab.mistakes.note.text()
+
+
+def test_a_loaded_models_late_mistakes_do_not_cover_a_newer_model(qtbot, tab):
+    import numpy as np
+
+    from nets.progress import ImageEvent
+
+    stale = ImageEvent("mistakes", np.ones((3, 28, 28), np.float32), ("1→7",) * 3, note="old")
+    tab._show_loaded_mistakes(tab._loads - 1, stale)  # answered for an earlier model
+    assert tab.mistakes.count == 0
+    tab._show_loaded_mistakes(tab._loads, stale)  # the current one's answer is shown
+    assert tab.mistakes.count == 3

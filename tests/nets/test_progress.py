@@ -131,3 +131,31 @@ def test_the_divergence_guard_lets_a_wandering_loss_be_and_stops_an_explosion():
             wild.check(loss, "here")
     with pytest.raises(TrainingDiverged, match="became nan"):
         DivergenceGuard().check(float("nan"), "here")
+
+
+def test_per_batch_losses_stay_true_with_augmented_batches():
+    """The augmented pipeline shuffles samples itself: Keras must not also shuffle the
+    batch order, or the short last batch comes mid-epoch and its loss is misread."""
+    from nets import runner
+
+    model = tiny_model(lr=0.0)  # no learning: a batch's loss is the mean of fixed losses
+    rng = np.random.default_rng(0)
+    x = 30 * rng.normal(size=(300, 4)).astype(np.float32)  # losses from ~0 to large
+    y = rng.integers(0, 3, 300)
+    per_sample = keras.losses.sparse_categorical_crossentropy(y, model(x)).numpy()
+    loss_of = {row.tobytes(): loss for row, loss in zip(x, per_sample)}
+    true_means = []
+
+    def record(batch, _rng):  # the mean loss of every batch handed to Keras
+        true_means.append(np.mean([loss_of[row.tobytes()] for row in batch]))
+        return batch
+
+    rep = ListReporter()
+    done = runner.fit_keras(model, family_key="t", meta={}, x=x, y=y, validation=None,
+                            epochs=3, batch_size=128, reporter=rep, autosave=False,
+                            augment=record)
+    assert done.status == "finished"
+    losses = [e.metrics["loss"] for e in rep.of(BatchMetrics)]
+    assert len(losses) == 9
+    for loss in losses:  # each is the loss of a batch that was really trained on
+        assert min(abs(loss - m) for m in true_means) < 1e-3 * max(1.0, abs(loss))
