@@ -328,15 +328,42 @@ class ExperimentPanel(QWidget):
         return f"{self.family_key}/{name}"
 
     def _restore_settings(self) -> None:
-        self.form.set_values(settings.load_json(self._key("config"), {}))
+        self.form.set_values(self._stored_config())
         self.seed.setValue(int(settings.load_json(self._key("seed"), 0) or 0))
         key = settings.load_json(self._key("dataset"), "mnist")
         if isinstance(key, str):
             self.select_dataset(key)
         self._describe_dataset()
 
+    def _stored_config(self) -> dict:
+        """The person's last settings, except where this version's defaults changed: a
+        field they had left at its old default takes the new one (so a lesson retuned in
+        a new version shows), a field they had changed stays theirs. Settings from before
+        defaults were recorded take the new defaults, and the log keeps the old values."""
+        stored = settings.load_json(self._key("config"), {})
+        defaults = dataclasses.asdict(self.module.Config())
+        if not isinstance(stored, dict) or not stored:
+            return {}
+        old_defaults = settings.load_json(self._key("config_defaults"))
+        if old_defaults == defaults:
+            return stored
+        if not isinstance(old_defaults, dict):
+            kept = {}
+        else:
+            kept = {k: v for k, v in stored.items()
+                    if k in defaults and (k not in old_defaults or v != old_defaults[k])}
+        moved = {k: v for k, v in stored.items() if k in defaults and k not in kept
+                 and v != defaults[k]}
+        if moved:
+            self.log_message("This version has new defaults for this tab; the form shows "
+                             "them. Your earlier values were: " + ", ".join(
+                                 f"{k} {v}" for k, v in moved.items()) + ".")
+        return kept
+
     def save_settings(self) -> None:
         settings.save_json(self._key("config"), self.form.values())
+        settings.save_json(self._key("config_defaults"),
+                           dataclasses.asdict(self.module.Config()))
         settings.save_json(self._key("seed"), self.seed.value())
         settings.save_json(self._key("dataset"), self.dataset_key())
 

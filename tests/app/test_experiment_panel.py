@@ -1,5 +1,7 @@
 """The shared experiment panel: what it says about autosaves, the last model, and a run's
 end, driven as a person would."""
+import dataclasses
+
 import pytest
 
 from app.widgets.experiment_panel import ExperimentPanel
@@ -72,3 +74,23 @@ def test_resume_offers_what_it_can_and_says_why_not(qtbot, make_panel):
     panel.refresh_resume()
     assert "it cannot be read" in panel.resume_box.text()
     assert "damaged" in panel.resume_box.toolTip() and not panel.resume_box.isEnabled()
+
+
+def test_new_defaults_reach_the_form_but_the_persons_own_values_stay(qtbot, make_panel):
+    from app import settings
+    from nets import cnn
+
+    defaults = dataclasses.asdict(cnn.Config())
+    old_defaults = {**defaults, "epochs": 15, "dropout": 0.5}  # an older version's
+    # the person had changed the filters, and left epochs and dropout at the old defaults
+    settings.save_json("cnn/config", {**old_defaults, "filters": 8})
+    settings.save_json("cnn/config_defaults", old_defaults)
+    values = make_panel().form.values()
+    assert values["filters"] == 8  # theirs
+    assert values["epochs"] == defaults["epochs"] and values["dropout"] == defaults["dropout"]
+    # settings saved before defaults were recorded: the new defaults, old values logged
+    settings.save_json("cnn/config", {**defaults, "epochs": 3})
+    settings.save_json("cnn/config_defaults", None)
+    panel = make_panel()
+    assert panel.form.values()["epochs"] == defaults["epochs"]
+    assert "Your earlier values were: epochs 3" in panel.log.toPlainText()
