@@ -97,8 +97,9 @@ def classify(lines: list[str]) -> collections.Counter:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=40.0,
-                        help="training time per tab (default 40: about 5 minutes in all)")
+    parser.add_argument("--seconds", type=float, default=90.0,
+                        help="training time per tab at most (default 90: about 5 minutes in "
+                             "all, as most runs end sooner)")
     args = parser.parse_args()
     env = {**os.environ, "XDG_CONFIG_HOME": str(SCRATCH / "config")}
     rows = []

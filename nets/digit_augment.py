@@ -201,7 +201,6 @@ class _Strokes:
         return (row * cols).sum(-1) / np.maximum(row.sum(-1), 1e-6)
 
 
-
 def _xy(x, y) -> np.ndarray:
     return np.stack([x, y], 1).astype(np.float32)
 

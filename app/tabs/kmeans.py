@@ -191,19 +191,9 @@ class KMeansTab(FamilyTab):
         self.panel.finished.connect(self._on_finished)
         self.panel.loaded.connect(self._on_loaded)
         self.classify.canvas.changed.connect(self.request_guess)
-        self.patches_note = QLabel()  # when the patch size caps the number of patches
-        self.patches_note.setWordWrap(True)
-        self.patches_note.setStyleSheet("color: gray")
-        self.panel.add_form_note(self.patches_note)
-        self.panel.form.changed.connect(self.explain_patches)
-        self.panel.dataset_combo.currentIndexChanged.connect(self.explain_patches)
-        self.explain_patches()
-
-    def explain_patches(self, *_):
-        config = self.panel.form.config()
-        note = form_note(config.patch_size, config.patches, self.panel.dataset_key())
-        self.patches_note.setText(note)
-        self.patches_note.setVisible(bool(note))
+        # when the patch size caps the number of patches
+        self.patches_note = self.panel.add_live_note(
+            lambda config, key: form_note(config.patch_size, config.patches, key))
 
     def _on_events(self, batch: list) -> None:
         for event in batch:

@@ -71,6 +71,21 @@ class EtaClock:
         return active / done * (self.total - self.step)
 
 
+class LiveNote(QLabel):
+    """A note about the panel's current settings (see ExperimentPanel.add_live_note)."""
+
+    def __init__(self, panel: "ExperimentPanel", describe):
+        super().__init__()
+        self.panel, self.describe = panel, describe
+        self.setWordWrap(True)
+        self.setStyleSheet("color: gray")
+
+    def refresh(self, *_) -> None:
+        text = self.describe(self.panel.form.config(), self.panel.dataset_key())
+        self.setText(text)
+        self.setVisible(bool(text))
+
+
 class ExperimentPanel(QWidget):
     events = Signal(list)  # every batch of events, after the panel has used them
     model_changed = Signal(object)  # a keras model now shown: training, trained or loaded
@@ -311,6 +326,16 @@ class ExperimentPanel(QWidget):
     def add_form_note(self, widget: QWidget) -> None:
         """A widget under the hyperparameters, e.g. what the chosen settings will cost."""
         self.form_notes.addWidget(widget)
+
+    def add_live_note(self, describe) -> QLabel:
+        """A grey note under the hyperparameters saying describe(config, dataset key),
+        kept up to date as the form and the dataset change; hidden when it says nothing."""
+        note = LiveNote(self, describe)
+        self.add_form_note(note)
+        self.form.changed.connect(note.refresh)
+        self.dataset_combo.currentIndexChanged.connect(note.refresh)
+        note.refresh()
+        return note
 
     def replace_epoch_plots(self, widget: QWidget) -> None:
         """A family whose progress is not counted in epochs shows its own curves there."""
