@@ -583,7 +583,21 @@ def train(request, reporter):
             why = f"The few-labels comparison was skipped: {what} no classes to learn."
             reporter.emit(Log(why))
             reporter.emit(Artifact("few_labels_skipped", why))
-    return Done(done.status, done.message, done.detail, result)
+    return Done(done.status, done.message, done.detail, result, headline(result))
+
+
+def headline(result) -> str:
+    """The run's main figures: the held-out reconstruction error (without the penalties
+    that the loss adds) and, when it ran, what pretraining was worth with few labels."""
+    last = result.history[-1] if result.history else {}
+    error = last.get("val_reconstruction", last.get("val_loss"))
+    words = [f"Held-out reconstruction error {error:.4f} per pixel"] if error is not None \
+        else []
+    scores = result.meta.get("few_labels")
+    if scores:
+        words.append(f"with {scores['labels']} labels: pretrained {scores['pretrained']:.1%}"
+                     f", from random weights {scores['scratch']:.1%}")
+    return "; ".join(words)
 
 
 def _squeeze(images: np.ndarray) -> np.ndarray:

@@ -565,6 +565,8 @@ class ExperimentPanel(QWidget):
     def open_last_model(self) -> None:
         if self.load_model_from(storage.last_model_path(self.family_key), remember=False):
             self.last_offer.hide()
+            self.now_label.setText(self.last_label.text().replace(
+                "The model you trained here last", "Opened the model you trained here last"))
 
     def _on_events(self, batch: list) -> None:
         for event in batch:

@@ -98,6 +98,11 @@ def test_few_labels_compares_pretrained_and_scratch_on_held_out_digits(monkeypat
     assert scores["labels"] == 50
     assert 0.1 < scores["pretrained"] <= 1 and 0.2 < scores["scratch"] <= 1  # chance 0.1
     assert done.result.meta["few_labels"] == scores
+    last = done.result.history[-1]
+    assert done.headline == (  # the error without the penalties, and the comparison
+        f"Held-out reconstruction error {last['val_reconstruction']:.4f} per pixel; with 50 "
+        f"labels: pretrained {scores['pretrained']:.1%}, from random weights "
+        f"{scores['scratch']:.1%}")
     idx = aes.few_label_split(np.repeat(np.arange(10), 40), 100)
     assert np.bincount(np.repeat(np.arange(10), 40)[idx]).tolist() == [10] * 10
 
