@@ -194,6 +194,11 @@ class _Strokes:
         self.radius = np.clip(width / 2, 0.7, 2.5).astype(np.float32)
         self.peak = ink.max((1, 2))[:, None, None]
 
+    def top_start(self) -> np.ndarray:
+        """(n, 2): where each digit's stroke begins at the top, as (x, y)."""
+        every = np.arange(len(self.ink))
+        return _xy(self.middle(every, self.top), self.top + self.radius * 0.5)
+
     def middle(self, i, r):
         """Where the ink of row r of image i is, across."""
         row = self.ink[i, r]
@@ -218,8 +223,7 @@ def serif_ones(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if n == 0:
         return x.copy()
     s = _Strokes(x[..., 0])
-    every = np.arange(n)
-    start = _xy(s.middle(every, s.top), s.top + s.radius * 0.5)
+    start = s.top_start()
     angle = np.radians(rng.uniform(20, 55, n))
     reach = (s.height * rng.uniform(0.2, 0.38, n))[:, None]
     flag = start + np.stack([-np.cos(angle), np.sin(angle)], 1) * reach
@@ -246,8 +250,7 @@ def hooked_sixes(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if n == 0:
         return x.copy()
     s = _Strokes(x[..., 0])
-    every = np.arange(n)
-    start = _xy(s.middle(every, s.top), s.top + s.radius * 0.5)
+    start = s.top_start()
     reach = (s.height * rng.uniform(0.2, 0.35, n))[:, None]
     bend = np.stack([rng.uniform(0.45, 0.6, n), rng.uniform(-0.1, 0.05, n)], 1) * reach
     end = np.stack([rng.uniform(0.75, 0.95, n), rng.uniform(0.2, 0.45, n)], 1) * reach

@@ -33,7 +33,8 @@ def no_thread_left(qapp):
 
 @pytest.fixture
 def open_tab(qtbot):
-    """Makes a family tab, shown at a desktop size; shuts it down after the test."""
+    """Makes a family tab (or any widget with shutdown(), from a class or a factory),
+    shown at a desktop size; shuts it down after the test."""
     tabs = []
 
     def make(cls):
@@ -47,4 +48,4 @@ def open_tab(qtbot):
     yield make
     for tab in tabs:
         tab.shutdown()
-        tab.panel.worker.wait(10000)
+        getattr(tab, "panel", tab).worker.wait(10000)  # a tab, or a bare panel

@@ -11,21 +11,8 @@ TINY = {"filters": 4, "conv_blocks": 1, "augment": False, "epochs": 1, "batch_si
 
 
 @pytest.fixture
-def make_panel(qtbot):
-    panels = []
-
-    def make():
-        panel = ExperimentPanel("cnn")
-        qtbot.addWidget(panel)
-        panel.resize(1300, 800)
-        panel.show()
-        panels.append(panel)
-        return panel
-
-    yield make
-    for panel in panels:
-        panel.shutdown()
-        panel.worker.wait(10000)
+def make_panel(open_tab):
+    return lambda: open_tab(lambda: ExperimentPanel("cnn"))
 
 
 def train(qtbot, panel, **values):
