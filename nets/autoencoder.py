@@ -49,10 +49,12 @@ WARMUP = 0.05  # the share of an autoencoder's steps over which its learning rat
 @dataclass
 class Config:
     kind: str = param("plain", "Kind", "plain: one hidden layer. stacked: layers trained "
-                      "one at a time, then together. denoising: learns to undo corruption.",
+                      "one at a time, then together. denoising: one hidden layer that learns "
+                      "to undo corruption (stacked and denoising cannot be combined yet).",
                       choices=("plain", "stacked", "denoising"))
     hidden: int = param(196, "Hidden units", "Size of the code (first hidden layer). More "
-                        "units than pixels (784) makes it overcomplete.", minimum=1,
+                        "units than pixels (784) makes it overcomplete: a plain one can then "
+                        "just copy its input, unless denoising or sparsity stops it.", minimum=1,
                         maximum=4096)
     layers: int = param(2, "Stacked layers", "Hidden layers of a stacked autoencoder; each "
                         "has half the units of the one below.", minimum=2, maximum=3,
@@ -276,7 +278,9 @@ class Autoencoder:
         """Each unit of `layer` as the unit-norm input that activates it most, as images.
 
         Layer 0 uses x_j = W_ij / sqrt(sum_j W_ij^2). A deeper unit is shown through the
-        layers below it, linearly: its weights multiplied by the weights beneath.
+        layers below it, linearly: its weights multiplied by the weights beneath. That
+        ignores the non-linearities and biases in between, so it only approximates the
+        input that excites the unit most.
         """
         w = np.asarray(self.encoders[0].kernel)  # (pixels, units)
         for enc in self.encoders[1:layer + 1]:

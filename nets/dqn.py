@@ -5,9 +5,11 @@ Algorithm 1 of the paper: a replay memory D of capacity N; an action-value netwo
 a target network Q^ copied from Q every C steps; epsilon-greedy actions; each transition
 (phi_t, a_t, r_t, phi_t+1) stored in D; minibatches sampled at random; targets
 y = r for terminal steps and r + gamma * max_a' Q^(phi', a') otherwise; a gradient step on
-the Huber loss of y - Q(phi, a). phi is the paper's preprocessing: the max of the last two
-frames of each frame-skip, greyscale, 84x84, the last 4 such frames stacked. Written
-after CleanRL's dqn_atari.py, without OpenCV (resizing is done by Pillow).
+the Huber loss of y - Q(phi, a) for Atari (the paper's error clipping), on the squared
+error for CartPole. For Atari, phi is the paper's preprocessing: the max of the last two
+frames of each frame-skip, greyscale, 84x84, the last 4 such frames stacked; CartPole's
+state is its 4 numbers. Written after CleanRL's dqn_atari.py (Huang et al. 2022), whose
+defaults the Atari settings take, without OpenCV (resizing is done by Pillow).
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from nets.progress import (Artifact, BatchMetrics, Done, ImageEvent, Log, Starte
                            StopRequested, TrainingDiverged)
 
 TITLE = "Deep Q-learning"
-SUMMARY = "An agent learns to play Atari games (or balance a pole) from the screen alone."
+SUMMARY = ("An agent learns by trial and reward to balance a pole (from 4 numbers) or to "
+           "play Atari games (from the screen's pixels).")
 DATASETS = ()  # the data is the game
 CAN_RESUME = True
 LENGTH_FIELD = "total_steps"  # what resuming may lengthen (runner.resume_config)
@@ -37,7 +40,8 @@ HISTORY = 4  # frames stacked into one Atari state
 
 
 def atari_games() -> tuple[str, ...]:
-    """The ALE games whose ROMs ship in ale-py, Pong and Breakout first."""
+    """The ALE games whose ROMs ship in ale-py, Pong and Breakout first (those two are
+    offered even without ale-py, so that choosing one says how to get it)."""
     try:
         import gymnasium
         import ale_py
@@ -57,11 +61,13 @@ GAMES = CLASSIC + atari_games()
 @dataclass
 class Config:
     game: str = param("CartPole-v1", "Game", "CartPole: balance a pole (learns in minutes "
-                      "on a laptop; the defaults below are tuned for it). The rest are Atari "
-                      "games learnt from pixels (hours to days without a GPU); choosing one "
-                      "switches the other defaults to the paper's.", choices=GAMES)
-    total_steps: int = param(80_000, "Agent steps", "Actions the agent takes in all (each "
-                             "repeats for 4 frames in Atari).", minimum=100,
+                      "on a laptop from 4 numbers; the defaults below are tuned for it). The "
+                      "rest are Atari games learnt from pixels (hours to days without a "
+                      "GPU); choosing one switches the other defaults to those for Atari, "
+                      "mostly CleanRL dqn_atari's (the About page says which).",
+                      choices=GAMES)
+    total_steps: int = param(80_000, "Agent steps", "Actions the agent takes in all (in "
+                             "Atari each one lasts Frame skip frames).", minimum=100,
                              maximum=50_000_000)
     replay_capacity: int = param(50_000, "Replay memory N", "Transitions remembered for "
                                  "replay; the oldest are forgotten.", minimum=100,
@@ -76,8 +82,8 @@ class Config:
                          minimum=0.0, maximum=1.0, step=0.005, decimals=4)
     train_every: int = param(1, "Train every", "A gradient step every this many actions "
                              "(4 in the paper).", minimum=1, maximum=100)
-    target_update: int = param(200, "Target update C", "Steps between copies of Q into the "
-                               "target network Q^.", minimum=1, maximum=1_000_000)
+    target_update: int = param(200, "Target update C", "Agent steps between copies of Q into "
+                               "the target network Q^.", minimum=1, maximum=1_000_000)
     epsilon_start: float = param(1.0, "Epsilon start", "Chance of a random action at the "
                                  "start.", minimum=0.0, maximum=1.0, step=0.05, decimals=3)
     epsilon_end: float = param(0.05, "Epsilon end", "Chance of a random action after the "
@@ -96,8 +102,12 @@ class Config:
                                 maximum=10_000_000)
 
 
-# The settings for Atari games: the Nature paper's, with CleanRL's shorter warm-up and
-# replay memory sized for a laptop (the paper remembers 1,000,000 frames: 7 GB).
+# The settings for Atari games: CleanRL dqn_atari.py's defaults (Adam 1e-4, batch 32, a
+# gradient step every 4 agent steps, a target copy every 1,000 agent steps, epsilon to
+# 0.01 over the first 10% of 10M steps), with the Nature paper's warm-up of 50,000 steps
+# (CleanRL waits 80,000) and a replay memory sized for a laptop (both remember 1,000,000
+# frames: 7 GB). The paper itself: RMSProp 2.5e-4, a target copy every 10,000 updates,
+# epsilon from 1 to 0.1 over the first 1,000,000 frames (Extended Data Table 1).
 ATARI_SETTINGS = {"total_steps": 10_000_000, "replay_capacity": 200_000,
                   "learning_starts": 50_000, "batch_size": 32, "learning_rate": 1e-4,
                   "train_every": 4, "target_update": 1_000, "epsilon_end": 0.01,
@@ -105,7 +115,7 @@ ATARI_SETTINGS = {"total_steps": 10_000_000, "replay_capacity": 200_000,
 
 
 def settings_for(game: str | None) -> "Config":
-    """The defaults that suit a game: the paper's for Atari, the tuned ones for CartPole.
+    """The defaults that suit a game: ATARI_SETTINGS for Atari, the tuned ones for CartPole.
     (The command line starts from these; the tab switches to them when a game is picked.)"""
     import dataclasses
 
@@ -318,8 +328,14 @@ class AtariGame(Game):
             self.env = gymnasium.make(f"ALE/{name}-v5", frameskip=1, obs_type="grayscale",
                                       repeat_action_probability=0.0)
         except Exception as exc:
-            raise DataError(f"The Atari game '{name}' could not be started ({exc}). It "
-                             "needs the ale-py package, which ships the game ROMs.") from exc
+            from nets import addons
+
+            why = (f"Atari games need the Arcade Learning Environment (ale-py), which the "
+                   "installers leave out for licence reasons: File > Atari games… (or "
+                   "`main.py kit atari`) fetches it." if not addons.ale_available() else
+                   "It needs the ale-py package, which ships the game ROMs.")
+            raise DataError(f"The Atari game '{name}' could not be started ({exc}). "
+                            f"{why}") from exc
         self.ale = self.env.unwrapped.ale
         self.action_names = [m.lower().replace("fire", " fire").strip()
                              for m in self.env.unwrapped.get_action_meanings()]

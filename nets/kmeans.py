@@ -6,6 +6,8 @@ described by its patches (stride S): each patch becomes a K-vector, hard (1 for 
 nearest centroid) or triangle (f_k = max(0, mean(z) - z_k), z_k the distance to centroid
 k), summed over the four quadrants of the image into 4K features, and a linear classifier
 is trained on those. The clustering runs in TensorFlow, so on the GPU when there is one.
+The paper clustered with full-batch K-means from random centroids; here it is mini-batch
+K-means (Sculley 2010) from k-means++ (Arthur & Vassilvitskii 2007) by default.
 """
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ The dictionary of k unit-norm atoms phi_i and the codes a are found by minimisin
 two steps on mini-batches: the codes by FISTA (Beck & Teboulle 2009: gradient steps plus
 soft thresholding, with momentum) and the atoms by block-coordinate descent on the
 running statistics of codes and patches (Mairal, Bach, Ponce & Sapiro 2009, the method
-scikit-learn's MiniBatchDictionaryLearning uses). Both steps run in TensorFlow.
+scikit-learn's MiniBatchDictionaryLearning uses). Mairal et al. project each atom back into
+the unit ball (norm <= 1); here it is rescaled to norm exactly 1, where the atoms in use
+end up anyway. Both steps run in TensorFlow.
 Unlike an autoencoder, coding a new image is itself an optimisation: the tab times both.
 """
 from __future__ import annotations
@@ -172,7 +174,8 @@ class CodingOps:
         def update_atoms(atoms, stat_a, stat_b):
             """One sweep of block-coordinate descent over the atoms (Mairal et al. 2009,
             algorithm 2): atom j moves to its least-squares best given the others, then
-            back to unit length. stat_a = sum a a^T (k, k), stat_b = sum a^T x (k, d)."""
+            to unit length (the paper: back into the unit ball, if outside).
+            stat_a = sum a a^T (k, k), stat_b = sum a^T x (k, d)."""
             k = tf.shape(atoms)[0]
             for j in tf.range(k):
                 ajj = stat_a[j, j]

@@ -1,9 +1,10 @@
 """Variational autoencoders: an encoder to a Gaussian over a latent code, a decoder back.
 
-The loss is the negative ELBO in nats per image: a reconstruction term (Bernoulli
-log-likelihood of the pixels, i.e. binary cross-entropy summed over pixels) plus beta
-times KL(q(z|x) || N(0, I)), whose closed form for a diagonal Gaussian is
--1/2 * sum(1 + log sigma^2 - mu^2 - sigma^2). Sampling uses the reparameterisation
+The loss per image is a reconstruction term (minus the Bernoulli log-likelihood of the
+pixels, i.e. binary cross-entropy summed over pixels) plus beta times KL(q(z|x) || N(0, I)),
+whose closed form for a diagonal Gaussian is -1/2 * sum(1 + log sigma^2 - mu^2 - sigma^2).
+With beta = 1 that is the negative ELBO; other values give the beta-VAE objective
+(Higgins et al. 2017). Sampling uses the reparameterisation
 z = mu + sigma * eps, so gradients flow through mu and sigma (Kingma & Welling 2014).
 Written after keras.io's "Variational AutoEncoder" example, as a Model with train_step.
 """
@@ -27,13 +28,16 @@ class Config:
     architecture: str = param("dense", "Architecture", "Dense layers, or convolutions in "
                               "the encoder and transposed convolutions in the decoder.",
                               choices=("dense", "conv"))
-    hidden: int = param(256, "Hidden units", "Units in the hidden layer of encoder and "
-                        "decoder (dense), or filters of the last conv layer (conv).",
+    hidden: int = param(256, "Hidden units", "Dense: units in the hidden layer of encoder "
+                        "and decoder. Conv: a quarter of it (at least 8) is the filters of "
+                        "the second conv layer and of the first transposed one, and (at "
+                        "least 16) the units before the code.",
                         minimum=8, maximum=2048)
     latent_dim: int = param(2, "Latent size", "Dimensions of the code z. Two can be drawn "
                             "as a map; more reconstruct better.", minimum=1, maximum=64)
     beta: float = param(1.0, "KL weight (beta)", "Weight of the KL term: higher gives a "
-                        "smoother, more regular map and blurrier digits.", minimum=0.0,
+                        "smoother, more regular map and blurrier digits. 1 is the ELBO; "
+                        "other values give the beta-VAE objective.", minimum=0.0,
                         maximum=100.0, step=0.1, decimals=3)
     optimizer: str = optimizer_param()
     learning_rate: float = learning_rate_param(0.001)

@@ -13,6 +13,7 @@ start=$(date +%s)
   --workpath "$BUILD/work" packaging/explorer.spec
 app=packaging/dist/DeepLearningExplorer
 cp packaging/deep-learning-explorer.desktop resources/icon.png "$app/"
+"$BUILD/venv/bin/python" packaging/third_party_licences.py "$app/THIRD-PARTY-LICENSES.txt"
 version=$("$BUILD/venv/bin/python" -c "import app; print(app.__version__)")
 # xz, not gzip: 412-428 MB instead of 612 MB (TensorFlow's library alone is 1 GB unpacked)
 XZ_OPT="-6 -T0" tar -C packaging/dist -cJf \

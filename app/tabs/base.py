@@ -3,7 +3,7 @@ background runners that are all stopped when the window closes."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.widgets.experiment_panel import ExperimentPanel
 from app.worker import LatestOnly
@@ -27,12 +27,19 @@ class FamilyTab(QWidget):
         return r
 
     def add_about(self, html: str) -> None:
+        """The About page: the text scrolls when the window is too small to show it all."""
         about = QLabel(html)
+        about.setObjectName("about_text")
         about.setTextFormat(Qt.TextFormat.RichText)
         about.setWordWrap(True)
         about.setAlignment(Qt.AlignmentFlag.AlignTop)
         about.setMargin(12)
-        self.panel.add_view(about, "About", "What am I looking at?")
+        page = QScrollArea()
+        page.setWidgetResizable(True)
+        page.setFrameShape(QFrame.Shape.NoFrame)
+        page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        page.setWidget(about)
+        self.panel.add_view(page, "About", "What am I looking at?")
 
     def _job_failed(self, _tag, text: str) -> None:
         self.panel.log_message(f"Background computation failed: {text}")

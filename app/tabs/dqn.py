@@ -17,28 +17,68 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, Q
 from app.tabs.base import FamilyTab
 from app.widgets.images import BarChart, ImageGrid
 from app.worker import ExperimentWorker
-from nets import dqn, runner, storage
+from nets import addons, dqn, runner, storage
 from nets.config import from_dict
 from nets.progress import Artifact, Done, ImageEvent
 
 TITLE = "Deep Q-learning"
 ABOUT = """<h3>Deep Q-learning</h3>
-<p>The agent sees only the screen and the score. Its network Q(s, a) estimates, for the
-state s and each action a, the total future reward it can expect if it takes a and plays
-well afterwards. It acts greedily on these estimates, except that with probability
-&epsilon; it tries a random action (&epsilon; falls from 1 to 0.05 as it learns).</p>
+<p>What the agent sees depends on the game. In <b>CartPole</b> (the default, and the agent
+that comes with the app) it gets four numbers: the cart's position and velocity, the pole's
+angle and how fast it turns. In an <b>Atari</b> game it gets pixels: the last four frames,
+greyscale and shrunk to 84x84 (shown beside the screen), since one frame cannot tell which
+way the ball moves. Each action is repeated for <i>Frame skip</i> frames. In both games
+it also gets the reward of each step.</p>
+<p>Its network Q(s, a) estimates, for the state s and each action a, the <i>discounted</i>
+return it can expect if it takes a and plays well afterwards: r<sub>1</sub> +
+&gamma; r<sub>2</sub> + &gamma;<sup>2</sup> r<sub>3</sub> + &hellip;, each later reward
+counting &gamma; times less. It acts greedily on these estimates, except that with
+probability &epsilon; it tries a random action. &epsilon; falls in a straight line from
+<i>Epsilon start</i> to <i>Epsilon end</i> over the first <i>Epsilon decay</i> share of
+the steps: to 0.05 over 20% with CartPole's defaults, to 0.01 over 10% with Atari's.</p>
 <p>Every step goes into a <b>replay memory</b>; learning samples random minibatches from
-it, which breaks the correlation between consecutive frames. The target for a step is
+it, which breaks the correlation between consecutive steps. The target for a step is
 y = r if the game ended there, otherwise y = r + &gamma; max<sub>a'</sub> Q&#770;(s', a'),
 where Q&#770; is a <b>target network</b>: a copy of Q refreshed only every C steps so the
-target does not chase itself (Mnih et al., 2015).</p>
-<p>For Atari games the state is the last four frames, greyscale and shrunk to 84x84 (the
-panel beside the screen shows them): one frame cannot tell which way the ball moves.
-CartPole learns in a few minutes on a laptop; Atari games need millions of steps, hours on
-a GPU. <b>Average max-Q</b> on a fixed set of states is the paper's smooth learning
-curve: the episode returns are noisy, this is not.</p>
-<p><b>Watch</b> lets the trained (or loaded) agent play; tick <b>Play yourself</b> and use
-the arrow keys and Space in the game view.</p>"""
+target does not chase itself (Mnih et al. 2015).</p>
+<p><b>The loss is not the score.</b> The loss plot shows how far Q(s, a) is from its target
+y. As the agent improves, its Q-values and their targets grow and keep moving, so the loss
+often <i>rises</i> while the agent gets better. Judge progress by the <b>return</b> of each
+episode (noisy: follow the average of 20) and by <b>average max-Q</b> on 500 fixed states
+met by random play, the paper's learning curve. That curve is much smoother than the
+returns, but it is not the true value: the max over noisy estimates is biased upwards, so
+Q-learning overestimates (van Hasselt, Guez &amp; Silver 2016).</p>
+<p><b>Huber loss for Atari.</b> The slide's gradient step is on the squared error
+(y &minus; Q)<sup>2</sup>. For Atari games this tab, like the paper, clips the error's
+gradient to [&minus;1, 1]: the Huber loss, squared for errors below 1 and growing only
+linearly beyond. One surprising transition then cannot jolt the network with a huge step;
+with the rewards clipped to &minus;1, 0 or +1, most errors are small anyway. CartPole uses
+the plain squared error: its values grow to about 100, and a gradient capped at 1 would
+learn them too slowly.</p>
+<p><b>Whose settings.</b> CartPole's defaults were tuned for this app: it learns in a few
+minutes on a laptop. Picking an Atari game switches to the defaults of CleanRL's
+dqn_atari.py: Adam at 10<sup>&minus;4</sup>, a target copy every 1,000 agent steps,
+&epsilon; to 0.01 over the first 10% of the steps; with the Nature paper's warm-up of 50,000
+steps (CleanRL waits 80,000) and a replay memory of 200,000 frames that fits a laptop
+(both use 1,000,000). The paper itself used RMSProp at 2.5&middot;10<sup>&minus;4</sup>, a
+target copy every 10,000 updates and &epsilon; from 1 to 0.1 over the first million frames.
+Atari games need millions of steps: hours on a GPU.</p>
+<p><b>Try this</b>: train CartPole and watch average max-Q climb while the loss does not
+fall; set <i>Target update C</i> to 1, so that the target chases itself, and compare the
+returns; set <i>Epsilon end</i> to 0.5 and see how much a random action in two costs;
+press <b>Watch agent</b>, tick <b>Play yourself</b> and try to beat it with the arrow keys
+and Space in the game view.</p>
+<p><b>Papers</b>: Mnih et al. 2015, <i>Human-level control through deep reinforcement
+learning</i> (Nature); van Hasselt, Guez &amp; Silver 2016, <i>Deep reinforcement learning
+with double Q-learning</i> (AAAI); Bellemare et al. 2013, <i>The Arcade Learning
+Environment: an evaluation platform for general agents</i> (JAIR); Huang et al. 2022,
+<i>CleanRL: high-quality single-file implementations of deep reinforcement learning
+algorithms</i> (JMLR).</p>"""
+
+LOSS_TOOLTIP = ("The TD loss of every gradient step (faint) and its moving average "
+                "(bold): how far Q(s, a) is from its target. It is not the score: it often "
+                "rises as the Q-values grow. Judge progress by the returns and average "
+                "max-Q.")
 
 SPEEDS = [("full speed", 0.0), ("60 steps/s", 60.0), ("30 steps/s", 30.0),
           ("15 steps/s", 15.0), ("5 steps/s", 5.0)]
@@ -55,8 +95,9 @@ def short_action_label(name: str) -> str:
     move = "".join(words[:-1] if fire else words)
     label = ARROWS.get(move)
     return name if label is None else label + ("F" if fire else "")
-Q_TOOLTIP = ("What the network expects to earn from here with each action. Orange: the "
-             "action taken (random ones too, while exploring).")
+Q_TOOLTIP = ("What the network expects to earn from here with each action (the rewards "
+             "to come, each step later counting gamma times less). Orange: the action taken "
+             "(random ones too, while exploring).")
 KEYS = {Qt.Key.Key_Left: "left", Qt.Key.Key_Right: "right", Qt.Key.Key_Up: "up",
         Qt.Key.Key_Down: "down", Qt.Key.Key_Space: "fire"}
 
@@ -180,7 +221,8 @@ class CurvesView(pg.GraphicsLayoutWidget):
         self.q_curve = self.q_plot.plot(pen=pg.mkPen((255, 140, 40), width=2))
         self.setToolTip("Returns are noisy: the average of 20 shows the trend. The average "
                         "of max_a Q(s, a) over 500 states met by random play is the DQN "
-                        "paper's smooth measure of progress.")
+                        "paper's much smoother measure of progress; it runs above the true "
+                        "value, since the max of noisy estimates is biased upwards.")
         self.reset_curves()
 
     def reset_curves(self) -> None:
@@ -214,6 +256,7 @@ class DQNTab(FamilyTab):
         self.curves = CurvesView()
         self.panel.replace_epoch_plots(self.curves)  # progress here is episodes, not epochs
         self.add_about(ABOUT)
+        self.panel.loss_plot.setToolTip(LOSS_TOOLTIP)
         self.train_display: dqn.Display | None = None  # the running trainer's
         self.watch_display: dqn.Display | None = None  # the running watcher's
         self.actions: list[str] = []
@@ -233,6 +276,14 @@ class DQNTab(FamilyTab):
         self.memory_note = QLabel()
         self.memory_note.setWordWrap(True)
         self.panel.add_form_note(self.memory_note)
+        if not addons.ale_available():  # an installer's bundle: no ale-py
+            atari_note = QLabel("Atari games are not installed here: the installers leave "
+                                "out the Arcade Learning Environment (ale-py, GPL-2.0) and "
+                                "its ROMs for licence reasons. File > Atari games… fetches "
+                                "them; they appear here at the next start.")
+            atari_note.setWordWrap(True)
+            atari_note.setStyleSheet("color: gray")
+            self.panel.add_form_note(atari_note)
         pace_row = QHBoxLayout()
         pace_row.addWidget(QLabel("Training pace"))
         self.pace = QComboBox()
@@ -270,8 +321,9 @@ class DQNTab(FamilyTab):
         values = self.panel.form.values()
         suits = dqn.settings_for(values["game"]).__dict__
         changed = {**values, **{k: suits[k] for k in dqn.ATARI_SETTINGS}}
-        words = ("the DQN paper's settings for Atari" if dqn.is_atari(values["game"]) else
-                 "the settings tuned for CartPole")
+        words = ("the settings for Atari (CleanRL dqn_atari's, with the Nature paper's "
+                 "warm-up and a replay memory sized for a laptop)"
+                 if dqn.is_atari(values["game"]) else "the settings tuned for CartPole")
         if changed != values:
             self.panel.form.set_values(changed)
             self.panel.log_message(f"Switched to {words}.")

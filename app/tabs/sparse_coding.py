@@ -24,18 +24,44 @@ from nets.progress import Artifact, ImageEvent
 
 TITLE = "Sparse coding"
 ABOUT = """<h3>Sparse coding</h3>
-<p>The idea: every image (or image patch) x is a sum of a few <b>atoms</b> from a learnt
-dictionary, x = a<sub>1</sub>&phi;<sub>1</sub> + ... + a<sub>k</sub>&phi;<sub>k</sub>,
-where most coefficients a<sub>i</sub> are exactly zero. Learning alternates two steps:
-with the atoms fixed, find each input's coefficients by minimising
-||x - &Sigma; a<sub>i</sub>&phi;<sub>i</sub>||<sup>2</sup> + &lambda; &Sigma; |a<sub>i</sub>|
-(here with FISTA: gradient steps, then every small coefficient is shrunk to zero); with
-the coefficients fixed, move each atom to fit better and rescale it to unit length.</p>
+<p>The idea (Olshausen &amp; Field 1996): every image (or image patch) x is a sum of a few
+<b>atoms</b> from a learnt dictionary, x = a<sub>1</sub>&phi;<sub>1</sub> + ... +
+a<sub>k</sub>&phi;<sub>k</sub>, where most coefficients a<sub>i</sub> are exactly zero.
+Learning alternates two steps: with the atoms fixed, find each input's coefficients by
+minimising ||x - &Sigma; a<sub>i</sub>&phi;<sub>i</sub>||<sup>2</sup> + &lambda; &Sigma;
+|a<sub>i</sub>|; with the coefficients fixed, move the atoms to fit better.</p>
+<p><b>Finding the codes</b> (FISTA, Beck &amp; Teboulle 2009). Each iteration takes a
+gradient step of size 1/L on the squared error (L bounds how fast that gradient can
+change), then <i>soft-thresholds</i>: every coefficient is shrunk towards zero by
+&lambda;/L, and those smaller than &lambda;/L become exactly zero. That alone is ISTA.
+FISTA adds momentum: each step starts from a point pushed further along the last move,
+which reaches the minimum in far fewer iterations.</p>
+<p><b>Learning the atoms</b> (Mairal et al. 2009): each atom in turn moves to its
+least-squares best, given the others and the codes seen so far, then is rescaled to unit
+length. Why unit length? Without a limit the penalty could be dodged: an atom twice as long
+with half the coefficient draws the same picture at half the penalty, so atoms would grow
+without end while the codes shrink towards zero. Mairal et al. keep atoms inside the unit
+ball (length at most 1); this tab puts them on its surface (length exactly 1). Atoms in
+use end up there either way, since a longer atom lets its coefficient, and the penalty,
+be smaller.</p>
+<p><b>K-means is the special case</b> of one atom per input: each x is drawn as a single
+centroid with coefficient 1 (and centroids are not rescaled to unit length). Sparse coding
+lets a few atoms, each with its own weight, share the work.</p>
 <p>&lambda; trades accuracy for sparsity: larger &lambda;, fewer atoms, rougher picture.
 Move the slider in <b>Code an image</b> to feel it.</p>
 <p>The catch the course points out: coding a <i>new</i> image is itself an optimisation,
 run for every image, while an autoencoder's encoder is one matrix product. The timing
-under the slider measures both on this computer.</p>"""
+under the slider measures both on this computer.</p>
+<p><b>Try this</b>: move the &lambda; slider and watch atoms drop out of the code and the
+picture coarsen; slide it to the far left (&lambda; = 0, plain least squares) and see the
+code fill up; draw a digit and see which atoms it is made of; choose the sample photos
+with a patch size of 8 and compare their atoms with the digits'.</p>
+<p><b>Papers</b>: Olshausen &amp; Field 1996, <i>Emergence of simple-cell receptive field
+properties by learning a sparse code for natural images</i> (Nature); Beck &amp; Teboulle
+2009, <i>A fast iterative shrinkage-thresholding algorithm for linear inverse problems</i>
+(SIAM J. Imaging Sciences); Mairal, Bach, Ponce &amp; Sapiro 2009, <i>Online dictionary
+learning for sparse coding</i> (ICML), and Mairal et al. 2010, <i>Online learning for
+matrix factorization and sparse coding</i> (JMLR).</p>"""
 
 LAMBDA_MIN, LAMBDA_MAX, STEPS = 1e-3, 10.0, 400
 

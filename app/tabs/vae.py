@@ -25,18 +25,41 @@ from nets.progress import Artifact, ImageEvent
 TITLE = "Variational autoencoders"
 ABOUT = """<h3>Variational autoencoders</h3>
 <p>An autoencoder squeezes each image through a small code and rebuilds it. A
-<i>variational</i> autoencoder makes the code a probability distribution: the encoder
-gives a mean and a variance for every latent dimension, a code z is drawn from that
-Gaussian (as z = mean + sigma * noise, so gradients can flow), and the decoder rebuilds the
-image from z.</p>
-<p>It is trained to maximise the ELBO, plotted as its two parts: the
-<b>reconstruction</b> cost (how many nats it takes to describe the digit given z) and the
-<b>KL</b> divergence between each code distribution and a standard normal. The KL term
-pulls all codes towards one smooth, gap-free cloud, so every point of the latent plane
-decodes to something digit-like, and new digits can be drawn by sampling z from N(0, I).</p>
-<p><b>Try</b>: click and drag on the latent map; raise beta to 4 and see the map become
-rounder and the digits blurrier; a latent size of 10 reconstructs better but can no longer
-be drawn as one map (use the sliders).</p>"""
+<i>variational</i> autoencoder (Kingma &amp; Welling 2014) makes the code a probability
+distribution: the encoder gives a mean &mu; and a variance &sigma;<sup>2</sup> for every
+latent dimension, a code z is drawn from that Gaussian (as z = &mu; + &sigma;&middot;&epsilon;
+with &epsilon; drawn from N(0, 1), so that gradients can flow through &mu; and &sigma;),
+and the decoder rebuilds the image from z.</p>
+<p><b>What the loss plots show.</b> Training maximises the ELBO, a lower bound on
+log p(x); the plots show what is minimised, per image, in two parts:</p>
+<ul>
+<li><b>reconstruction</b> = &minus;log p(x | z): the binary cross-entropy between each
+pixel and the decoder's output, summed over the image;</li>
+<li><b>KL</b> = KL(q(z | x) || N(0, I)) = &minus;&frac12; &Sigma;<sub>j</sub> (1 + log
+&sigma;<sub>j</sub><sup>2</sup> &minus; &mu;<sub>j</sub><sup>2</sup> &minus;
+&sigma;<sub>j</sub><sup>2</sup>).</li>
+</ul>
+<p>The slide writes the ELBO as &frac12; &Sigma;<sub>j</sub> (1 + log
+&sigma;<sub>j</sub><sup>2</sup> &minus; &mu;<sub>j</sub><sup>2</sup> &minus;
+&sigma;<sub>j</sub><sup>2</sup>) + (1/L) &Sigma;<sub>l</sub> log p(x | z<sup>(l)</sup>):
+its first term is &minus;KL, its second is &minus;reconstruction (here with L = 1 sample
+of z per image). So <b>loss = reconstruction + &beta; &middot; KL</b>, which for
+&beta; = 1 is exactly &minus;ELBO. With any other &beta; it is the objective of the
+&beta;-VAE (Higgins et al. 2017), not the ELBO. The pixels are grey values, not 0 or 1, so
+the reconstruction term never reaches 0: read it as a cost that falls, not as a length in
+bits or nats.</p>
+<p>The KL term pulls every code distribution towards N(0, I), so the codes of all digits
+tend to fill one round cloud around 0 with few empty gaps. That is why most points of the
+latent plane decode to something digit-like, and why codes drawn from N(0, I) give new
+digits. It encourages this; it does not guarantee it: some places still decode to a blur
+between two digits.</p>
+<p><b>Try this</b>: press and drag on the latent map; raise &beta; to 4 and see the map
+become rounder and the digits blurrier; set &beta; to 0 and see what the map and the
+samples become when nothing pulls the codes together; a latent size of 10 reconstructs
+better but can no longer be drawn as one map (use the sliders).</p>
+<p><b>Papers</b>: Kingma &amp; Welling 2014, <i>Auto-encoding variational Bayes</i>
+(ICLR); Higgins et al. 2017, <i>&beta;-VAE: learning basic visual concepts with a
+constrained variational framework</i> (ICLR).</p>"""
 
 EXTENT = 3.0  # the latent plane shown and gridded: +-3 standard deviations of the prior
 
@@ -245,8 +268,8 @@ class InterpolationView(QWidget):
         ends.addStretch(1)
         v.addLayout(ends)
         self.strip = ImageGrid(note="The straight line between the two codes, decoded in 10 "
-                                    "steps: a smooth morph means the latent space has no "
-                                    "holes between them.")
+                                    "steps: a smooth morph shows that the codes between "
+                                    "them decode to digit-like images too.")
         self.strip.setMinimumHeight(140)
         v.addWidget(self.strip, 1)
 

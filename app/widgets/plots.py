@@ -112,7 +112,10 @@ class BatchLossPlot(pg.PlotWidget):
         set_key(self.key, [key_entry("each batch", BATCH_COLOUR, LINE),
                            key_entry("moving average", COLOURS["train"], LINE)])
         self.setToolTip("The training loss of every batch (faint) and its moving average "
-                        "(bold). It should fall; a jagged faint line is normal.")
+                        "(bold). For most models it falls as they learn, and a jagged faint "
+                        "line is normal. Not for all: a stacked autoencoder's loss jumps at "
+                        "each new stage (the dashed lines), and a Q-learner's loss can rise "
+                        "while it gets better.")
         self.steps, self.values, self.smoothed = GrowingArray(), GrowingArray(), GrowingArray()
         self.marks: list[pg.InfiniteLine] = []
         self._extent: list[int] | None = None  # [first step, window end, last step]

@@ -22,6 +22,8 @@ DLE_MACOS_ICON="$BUILD/icon.icns" "$BUILD/venv/bin/pyinstaller" --noconfirm --lo
   --distpath packaging/dist --workpath "$BUILD/work" packaging/explorer.spec
 echo "build: $(( $(date +%s) - start )) s"
 app="packaging/dist/Deep Learning Explorer.app"
+"$BUILD/venv/bin/python" packaging/third_party_licences.py \
+  "$app/Contents/Resources/THIRD-PARTY-LICENSES.txt"
 "$app/Contents/MacOS/DeepLearningExplorer" --selftest
 version=$("$BUILD/venv/bin/python" -c "import app; print(app.__version__)")
 hdiutil create -volname "Deep Learning Explorer" -srcfolder "$app" -ov -format UDZO \

@@ -15,6 +15,8 @@ $start = Get-Date
     --workpath "$build\work" packaging\explorer.spec
 if ($LASTEXITCODE -ne 0) { throw "PyInstaller failed" }
 $version = & "$build\venv\Scripts\python.exe" -c "import app; print(app.__version__)"
+& "$build\venv\Scripts\python.exe" packaging\third_party_licences.py `
+    packaging\dist\DeepLearningExplorer\THIRD-PARTY-LICENSES.txt
 Write-Host ("build: {0:N0} s" -f ((Get-Date) - $start).TotalSeconds)
 # The windowed app has no console: its report goes to a file, and PowerShell must wait
 # for a GUI-subsystem program explicitly.

@@ -4,6 +4,7 @@ import shutil
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
 
 from app.tabs import dqn as tabmod
 from app.tabs.dqn import DQNTab
@@ -70,7 +71,7 @@ def test_form_shows_the_replay_memory_before_the_run(tab):
     assert "about 67,396 MB" in tab.memory_note.text()
 
 
-def test_choosing_an_atari_game_switches_to_the_papers_settings(tab):
+def test_choosing_an_atari_game_switches_to_the_atari_settings(tab):
     combo = tab.panel.form.editors["game"]
     combo.setCurrentText("Breakout")
     combo.activated.emit(combo.currentIndex())
@@ -127,3 +128,12 @@ def test_q_value_labels_are_short_enough_to_sit_under_their_bars():
     assert [tabmod.short_action_label(n) for n in pong] == ["·", "F", "→", "←", "→F", "←F"]
     assert [tabmod.short_action_label(n) for n in ["push left", "push right"]] == ["←", "→"]
     assert tabmod.short_action_label("mystery") == "mystery"
+
+
+def test_without_ale_py_the_tab_says_how_to_get_the_atari_games(open_tab, monkeypatch):
+    from nets import addons
+
+    monkeypatch.setattr(addons, "ale_available", lambda: False)
+    tab = open_tab(DQNTab)
+    notes = [w.text() for w in tab.findChildren(QLabel) if "Atari games…" in w.text()]
+    assert notes and "leave out the Arcade Learning Environment" in notes[0]

@@ -80,3 +80,10 @@ def test_the_last_line_is_the_held_out_figure_and_resume_goes_to_the_epochs_aske
     assert r.returncode == 0 and "Trained 1 epochs" in r.stdout, r.stdout[-2000:]
     r = run("train", "cnn", "--resume", "--epochs", "2", *small, tmp_path=tmp_path)
     assert r.returncode == 1 and "already trained 2 epochs" in r.stdout
+
+
+def test_kit_atari_refuses_a_wheel_that_does_not_fit_in_words(tmp_path):
+    wheel = tmp_path / "ale_py-0.12.1-cp27-cp27-win32.whl"
+    wheel.write_bytes(b"whatever")
+    r = run("kit", "atari", "--wheel", str(wheel), tmp_path=tmp_path)
+    assert r.returncode == 1 and "not an ale-py wheel for this computer" in r.stderr
