@@ -330,7 +330,7 @@ class AtariGame(Game):
         except Exception as exc:
             from nets import addons
 
-            why = (f"Atari games need the Arcade Learning Environment (ale-py), which the "
+            why = ("Atari games need the Arcade Learning Environment (ale-py), which the "
                    "installers leave out for licence reasons: File > Atari games… (or "
                    "`main.py kit atari`) fetches it." if not addons.ale_available() else
                    "It needs the ale-py package, which ships the game ROMs.")
