@@ -176,10 +176,11 @@ def _segments(h: int, w: int, a: np.ndarray, b: np.ndarray, radius: np.ndarray) 
 
 
 class _Strokes:
-    """Where a batch of digits (n, h, w) has its ink: what new strokes must match."""
+    """Where a batch of digits (n, h, w, 1), at least one, has its ink: what new strokes
+    must match."""
 
-    def __init__(self, ink: np.ndarray):
-        self.ink = ink
+    def __init__(self, images: np.ndarray):
+        self.ink = ink = np.asarray(images, np.float32)[..., 0]
         h = ink.shape[1]
         on = ink > 0.3
         self.has = on.any((1, 2))
@@ -218,11 +219,8 @@ def serif_ones(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     1s among the training digits the net reads them as 7s and 2s. The new strokes copy
     the pen: as wide and as bright as the digit's own stroke.
     """
-    x = np.asarray(x, np.float32)
-    n, h, w, _ = x.shape
-    if n == 0:
-        return x.copy()
-    s = _Strokes(x[..., 0])
+    s = _Strokes(x)
+    n, h, w = s.ink.shape
     start = s.top_start()
     angle = np.radians(rng.uniform(20, 55, n))
     reach = (s.height * rng.uniform(0.2, 0.38, n))[:, None]
@@ -245,11 +243,8 @@ def hooked_sixes(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     Typed 6s (and many written ones) end in a hook at the top right; MNIST's rarely do,
     and a net trained on them alone takes that hook for the bar of a 5.
     """
-    x = np.asarray(x, np.float32)
-    n, h, w, _ = x.shape
-    if n == 0:
-        return x.copy()
-    s = _Strokes(x[..., 0])
+    s = _Strokes(x)
+    n, h, w = s.ink.shape
     start = s.top_start()
     reach = (s.height * rng.uniform(0.2, 0.35, n))[:, None]
     bend = np.stack([rng.uniform(0.45, 0.6, n), rng.uniform(-0.1, 0.05, n)], 1) * reach
