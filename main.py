@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nets import config, runner
+    from nets import config, registry
 
     parser = argparse.ArgumentParser(
         prog="main.py", description="Deep Learning Explorer: with no command, opens the app.")
@@ -42,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="install from this ale-py wheel instead of downloading it")
     train = sub.add_parser("train", help="train a model headless, printing progress")
     families = train.add_subparsers(dest="family", required=True)
-    for key in runner.FAMILIES:
-        module = runner.family(key)
-        p = families.add_parser(key, help=module.SUMMARY, description=module.SUMMARY)
+    for key in registry.keys():
+        fam = registry.family(key)
+        p = families.add_parser(key, help=fam.summary, description=fam.summary)
         common = p.add_argument_group("run")
         common.add_argument("--dataset", default="mnist",
                             help="dataset key (see `list`) or folder:<path> (default: mnist)")
@@ -55,18 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
                             help="continue from this family's latest autosave")
         common.add_argument("--no-autosave", action="store_true",
                             help="do not autosave after each epoch")
-        config.add_arguments(p.add_argument_group("hyperparameters"), module.Config)
+        config.add_arguments(p.add_argument_group("hyperparameters"), fam.config)
     return parser
 
 
 def cmd_list() -> int:
-    from nets import runner
+    from nets import registry
     from nets.data import CHOICES, full_mnist_cached
 
     print("Model families (python main.py train FAMILY --help):")
-    for key in runner.FAMILIES:
-        m = runner.family(key)
-        print(f"  {key:14s} {m.TITLE}: {m.SUMMARY}")
+    for key in registry.keys():
+        fam = registry.family(key)
+        print(f"  {key:14s} {fam.title}: {fam.summary}")
     print("\nDatasets (--dataset KEY):")
     for c in CHOICES:
         print(f"  {c.key:14s} {c.label}")
@@ -76,22 +76,21 @@ def cmd_list() -> int:
     return 0
 
 
-def config_from_args(module, args):
+def config_from_args(fam, args):
     """The options given, over the family's defaults; a family may start from defaults
     that suit one of the choices (DQN: CartPole's or the paper's Atari settings)."""
     from nets import config
 
-    base = module.settings_for(args.game) if hasattr(module, "settings_for") else None
-    return config.from_arguments(module.Config, args, base)
+    base = fam.defaults_for(vars(args)) if fam.defaults_for else None
+    return config.from_arguments(fam.config, args, base)
 
 
 def cmd_train(args) -> int:
     from nets import backend, runner, storage
     from nets.progress import ConsoleReporter
 
-    module = runner.family(args.family)
     try:
-        cfg = config_from_args(module, args)
+        cfg = config_from_args(runner.family(args.family), args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

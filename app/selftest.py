@@ -81,7 +81,8 @@ def _digits(state) -> str:
 
 
 def _train(state) -> str:
-    from nets import cnn, runner
+    from nets import runner
+    from nets.families import cnn
     from nets.progress import ListReporter
 
     config = cnn.Config(conv_blocks=1, filters=8, augment=False, epochs=2, batch_size=64)
@@ -100,7 +101,7 @@ def _train(state) -> str:
 def _classify(state) -> str:
     import numpy as np
 
-    from nets import cnn
+    from nets.families import cnn
 
     ds = state["digits"]
     first = {int(c): i for i, c in reversed(list(enumerate(ds.y_val)))}
@@ -117,7 +118,7 @@ def _classify(state) -> str:
 def _save_load(state, scratch: Path) -> str:
     import numpy as np
 
-    from nets import cnn
+    from nets.families import cnn
 
     trained = state["model"]
     path = trained.save(scratch / "selftest.keras")
@@ -134,7 +135,7 @@ def _compiled_loops() -> str:
     the source: a frozen app that lacks it fails here, not in a tab)."""
     import numpy as np
 
-    from nets import sparse_coding
+    from nets.families import sparse_coding
 
     x = np.array([[0.9, -0.05, 0.3]], np.float32)
     codes = sparse_coding.encode(x, np.eye(3, dtype=np.float32), 0.2, iterations=20)

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 
 def config_from(settings: list[str]):
-    from nets import autoencoder as aes
+    from nets.families import autoencoder as aes
     from nets.config import from_dict
 
     values = {}
@@ -51,7 +51,7 @@ def mean_std(values) -> str:
 
 
 def lessons(config, seeds: list[int], finetune_epochs: list[int]) -> None:
-    from nets import autoencoder as aes
+    from nets.families import autoencoder as aes
     from nets import data, runner
     from nets.progress import Artifact, EpochMetrics, ImageEvent, ListReporter
 
@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="mnist", help="with --screenshot: the dataset")
     args = parser.parse_args()
     if args.screenshot:
-        from nets import autoencoder as aes
+        from nets.families import autoencoder as aes
 
         settings = dict(aes.PHOTO_SETTINGS) if args.dataset == "photos" else {}
         config_from(args.set)  # checks the names and values

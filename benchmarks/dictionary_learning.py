@@ -25,9 +25,10 @@ from common import RESULTS, Tables  # first: sets up the environment
 
 import numpy as np
 
-from nets import data, kmeans, runner
+from nets import data, runner
+from nets.families import kmeans
 from nets import patches as P
-from nets import sparse_coding as sc
+from nets.families import sparse_coding as sc
 from nets.progress import Artifact, ListReporter
 
 TABLES = Tables()

@@ -16,7 +16,8 @@ from common import RESULTS, LagProbe, Tables  # first: sets up the environment
 
 import numpy as np
 
-from nets import dqn, runner
+from nets import runner
+from nets.families import dqn
 from nets.progress import Artifact, Controls, ListReporter
 
 TABLES = Tables()

@@ -4,7 +4,7 @@ scored on digits drawn in other styles than MNIST's.
 The check set (nets/digit_styles.py) is made in code and never trained on: strokes as a
 mouse draws them, very thick and very thin pens, small digits in a corner, strongly
 slanted ones, blocky pixel digits and typed digits in fonts, each reduced by
-nets.cnn.mnist_style as the Draw view reduces a drawing. Training is the app's own path
+nets.images.mnist_style as the Draw view reduces a drawing. Training is the app's own path
 (nets.runner.execute with the family's default Config) on the bundled digits, one run per
 seed; held-out MNIST is the 1,000 bundled digits kept out of training.
 
@@ -22,7 +22,8 @@ from common import RESULTS, Tables  # first: sets up the environment
 
 import numpy as np
 
-from nets import cnn, data, runner
+from nets import data, runner
+from nets.families import cnn
 from nets import digit_styles as styles
 from nets.progress import EpochMetrics, ListReporter
 

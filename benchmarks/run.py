@@ -73,7 +73,8 @@ def bench_startup(repeats: int) -> None:
 
 # ------------------------------------------------------------------ CNN quality
 def bench_cnn_accuracy(quick: bool) -> None:
-    from nets import cnn, data, runner
+    from nets import data, runner
+    from nets.families import cnn
     from nets.progress import ListReporter
 
     cfg = cnn.Config(epochs=1) if quick else cnn.Config()
@@ -98,7 +99,7 @@ def bench_cnn_accuracy(quick: bool) -> None:
 def bare_epoch_seconds(cfg, ds) -> float:
     import keras
 
-    from nets import cnn
+    from nets.families import cnn
     from nets.runner import augmented_batches, seed_everything
 
     first = []
@@ -157,7 +158,8 @@ def app_epoch_seconds(qapp, cfg, probe: LagProbe | None = None) -> float:
 
 
 def bench_throughput(qapp, quick: bool) -> None:
-    from nets import cnn, data
+    from nets import data
+    from nets.families import cnn
 
     cfg = cnn.Config(epochs=2 if quick else 8)
     ds = data.load("mnist-5k")
@@ -191,7 +193,8 @@ def bench_draw_latency(qapp, quick: bool) -> None:
     from PySide6.QtTest import QTest
 
     from app.tabs.cnn import CNNTab
-    from nets import cnn, runner
+    from nets import runner
+    from nets.families import cnn
     from nets.progress import ListReporter
 
     done = runner.execute(runner.RunRequest("cnn", cnn.Config(epochs=1), "mnist-5k",
@@ -221,7 +224,7 @@ def bench_draw_latency(qapp, quick: bool) -> None:
 
 # ------------------------------------------------------------------ autoencoders
 def bench_autoencoders(quick: bool) -> None:
-    from nets import autoencoder as aes
+    from nets.families import autoencoder as aes
     from nets import runner
     from nets.progress import Artifact, EpochMetrics, ListReporter
 
@@ -246,7 +249,8 @@ def bench_autoencoders(quick: bool) -> None:
 
 # ------------------------------------------------------------------ VAE
 def bench_vae(quick: bool):
-    from nets import data, runner, vae
+    from nets import data, runner
+    from nets.families import vae
     from nets.progress import EpochMetrics, ListReporter
 
     cfg = vae.Config(epochs=2 if quick else vae.Config().epochs)

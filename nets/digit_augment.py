@@ -1,9 +1,9 @@
-"""Training images changed at random, in numpy, for the convnet (nets.cnn).
+"""Training images changed at random, in numpy, for the convnet (nets.families.cnn).
 
 It runs on each batch outside the model (see nets.runner.fit_keras's `augment`): Keras'
 RandomTranslation/Rotation/Zoom layers cost 80x more per epoch on the JAX backend, and
 numpy can do what they cannot: change the pen's width, refit each digit into MNIST's box
-as `nets.cnn.mnist_style` does with a drawing, and draw the flags and hooks of typed 1s
+as `nets.images.mnist_style` does with a drawing, and draw the flags and hooks of typed 1s
 and 6s that MNIST lacks. None of it shares code with the check set in nets.digit_styles.
 """
 from __future__ import annotations

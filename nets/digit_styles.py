@@ -1,7 +1,7 @@
 """A check set of digits drawn in styles other than MNIST's, made in code and never trained on.
 
 Each digit is drawn on a 280x280 canvas the way the Draw view gets it (white ink on black)
-and then reduced by `nets.cnn.mnist_style`, the canvas's own preprocessing, so a score
+and then reduced by `nets.images.mnist_style`, the canvas's own preprocessing, so a score
 here is what a person drawing in that style would see. Styles: strokes as a mouse draws
 them, very thick and very thin pens, small digits off in a corner, strongly slanted ones,
 blocky low-resolution pixel digits, and typed digits in fonts (Pillow's own font always;
@@ -258,7 +258,7 @@ def make_check_set(per_digit: int = 20, seed: int = 0, fonts_per_digit: int = 3,
     """`per_digit` drawings of each digit in each style (twice that for hand-drawn) and
     `fonts_per_digit` typed ones per font, all through `mnist_style`. Deterministic:
     each style draws from its own generator seeded by (seed, style)."""
-    from nets.cnn import mnist_style
+    from nets.images import mnist_style
 
     font_list = fonts() if use_system_fonts else fonts()[:1]
     images, labels, kinds, sources = [], [], [], []

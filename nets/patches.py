@@ -163,7 +163,7 @@ class Whitening:
 
 def as_images(vectors: np.ndarray, size: int, channels: int) -> np.ndarray:
     """Flat patches back to a stack of small images scaled to [0, 1] each (for display)."""
-    from nets.cnn import normalise_each
+    from nets.images import normalise_each
 
     imgs = np.asarray(vectors, np.float32).reshape(len(vectors), size, size, channels)
     return normalise_each(imgs[..., 0] if channels == 1 else imgs)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import importlib
 import time
 import traceback
 from dataclasses import dataclass
@@ -16,29 +15,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nets import storage
+from nets import registry, storage
 from nets.data import DataError
 from nets.progress import (Artifact, Done, EpochMetrics, Log, Reporter, Started,
                            StopRequested, TrainingDiverged, make_fit_bridge)
 
-# The model families, by key. Adding a family adds one line here.
-FAMILIES = {
-    "autoencoder": "nets.autoencoder",
-    "vae": "nets.vae",
-    "cnn": "nets.cnn",
-    "kmeans": "nets.kmeans",
-    "sparse_coding": "nets.sparse_coding",
-    "dqn": "nets.dqn",
-}
-
-
 def family(key: str):
-    """The module of a family: it defines TITLE, SUMMARY, Config and train(request, reporter)."""
-    try:
-        return importlib.import_module(FAMILIES[key])
-    except KeyError:
-        raise ValueError(f"Unknown model family '{key}'. Known: {', '.join(FAMILIES)}.") \
-            from None
+    """A family's declaration (nets.registry.Family): ValueError for an unknown key."""
+    return registry.family(key)
 
 
 @dataclass
@@ -49,8 +33,8 @@ class RunRequest:
     seed: int = 0
     resume: bool = False  # continue from the latest autosave of this family
     autosave: bool = True
-    # Resuming: the run's length asked for now, in the family's unit (LENGTH_FIELD of its
-    # config: epochs, or a Q-learner's steps); None keeps the autosave's own.
+    # Resuming: the run's length asked for now, in the family's unit (its length_field:
+    # epochs, or a Q-learner's steps); None keeps the autosave's own.
     length: int | None = None
 
 
@@ -61,14 +45,13 @@ class ResumeRefused(Exception):
 
 def length_field(family_key: str) -> str:
     """The config field that says how long a run is: resuming may change it."""
-    return getattr(family(family_key), "LENGTH_FIELD", "epochs")
+    return family(family_key).length_field
 
 
 def autosave_slot(family_key: str, config) -> storage.AutosaveSlot:
     """Where a family keeps its autosaves: one slot per family, and per game (or other
     setting that changes what the model is) where the family says so."""
-    variant = getattr(family(family_key), "autosave_variant", None)
-    return storage.AutosaveSlot(family_key, variant(config) if variant else "")
+    return storage.AutosaveSlot(family_key, family(family_key).variant(config))
 
 
 def resume_config(request: RunRequest, found: storage.FoundAutosave, config_cls):
@@ -277,8 +260,7 @@ class Prepared:
     autosave_path: Any = None  # the autosave to read weights from when resuming
 
 
-def prepare(request: RunRequest, reporter: Reporter, config_cls,
-            can_resume: bool = True) -> Prepared:
+def prepare(request: RunRequest, reporter: Reporter, config_cls) -> Prepared:
     """The common start of a run: resume state from the family's latest autosave if asked
     (its config, data and seed win, the length asked for now too), seed everything, load
     the data and say which."""
@@ -287,7 +269,7 @@ def prepare(request: RunRequest, reporter: Reporter, config_cls,
     initial_epoch, history, path = 0, [], None
     slot = autosave_slot(request.family, request.config)
     slot.remove_stale_temporaries()
-    if request.resume and not can_resume:
+    if request.resume and not family(request.family).can_resume:
         reporter.emit(Log("This family cannot resume from an autosave yet: starting afresh."))
     elif request.resume:
         found = slot.latest()  # AutosaveUnreadable says why, rather than start afresh

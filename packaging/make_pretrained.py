@@ -33,7 +33,7 @@ from nets.storage import file_digest  # noqa: E402
 def score_dqn(path: str) -> str:
     import numpy as np
 
-    from nets import dqn
+    from nets.families import dqn
     from nets.config import from_dict
 
     trained = dqn.load(path)
@@ -44,7 +44,7 @@ def score_dqn(path: str) -> str:
 
 
 def score_vae(path: str) -> str:
-    from nets import vae
+    from nets.families import vae
 
     last = vae.load(path).history[-1]
     return (f"held-out loss {last['val_loss']:.1f} per digit (reconstruction "

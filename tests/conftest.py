@@ -6,7 +6,7 @@ from pathlib import Path
 
 _TMP = Path(tempfile.mkdtemp(prefix="dle-tests-"))
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
-os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ["DLE_HOME"] = str(_TMP / "home")  # autosaves never land in the user's folder
 os.environ["KERAS_HOME"] = str(_TMP / "keras")  # nor downloads in the user's Keras cache
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

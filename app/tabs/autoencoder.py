@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayo
 from app.widgets.canvas import DrawingCanvas
 from app.tabs.base import FamilyTab
 from app.widgets.images import ImageGrid
-from nets import autoencoder as aes
-from nets import cnn
+from nets.families import autoencoder as aes
+from nets.images import mnist_style
 from nets.progress import Artifact, ImageEvent
 
 TITLE = "Autoencoders"
@@ -91,7 +91,7 @@ def repair_job(ae, drawing: np.ndarray, kind: str, level: float):
     there is nothing to repair (no drawing, no model, or a model of photo patches)."""
     if ae is None or ae.linear_output or ae.input_shape != (28, 28, 1):
         return None
-    digit = cnn.mnist_style(drawing)
+    digit = mnist_style(drawing)
     if digit is None:
         return None
     x = digit.reshape(1, *ae.input_shape)

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
 from app.widgets.canvas import DrawingCanvas
 from app.tabs.base import FamilyTab
 from app.widgets.images import ImageGrid, ProbabilityBars
-from nets import cnn
+from nets.families import cnn
+from nets.images import mnist_style
 from nets import data as datasets
 from nets.progress import Artifact, ImageEvent
 
@@ -76,7 +77,7 @@ RUN_MISTAKES_NOTE = ("Training … the held-out images this run gets wrong appea
 
 def classify_drawing(model, probes: dict, drawing: np.ndarray):
     """Runs in the predictor thread: drawing -> (digit, probabilities, feature maps)."""
-    digit = cnn.mnist_style(drawing)
+    digit = mnist_style(drawing)
     if digit is None or model is None:
         return digit, None, []
     h, w, c = model.input_shape[1:]

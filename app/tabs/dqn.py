@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, Q
 from app.tabs.base import FamilyTab
 from app.widgets.images import BarChart, ImageGrid
 from app.worker import ExperimentWorker
-from nets import addons, dqn, runner, storage
+from nets import addons, runner, storage
+from nets.families import dqn
 from nets.config import from_dict
 from nets.progress import Artifact, Done, ImageEvent
 

@@ -19,8 +19,8 @@ from app.widgets.canvas import DrawingCanvas
 from app.widgets.images import ImageGrid, ProbabilityBars
 from app.widgets.plots import (DASHED, LINE, ConfusionMatrix, add_key, key_entry,
                                set_key)
-from nets import cnn
-from nets import kmeans as km
+from nets.images import mnist_style
+from nets.families import kmeans as km
 from nets.patches import form_note
 from nets.progress import Artifact, ImageEvent
 
@@ -70,7 +70,7 @@ careful seeding</i> (SODA).</p>"""
 
 def classify_job(model, drawing: np.ndarray):
     """Runs in the background: drawing -> (digit, class probabilities)."""
-    digit = cnn.mnist_style(drawing)
+    digit = mnist_style(drawing)
     if digit is None:
         return None
     return digit, np.asarray(model(digit[None, ..., None]))[0]

@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QS
 from app.tabs.base import FamilyTab
 from app.widgets.canvas import DrawingCanvas
 from app.widgets.images import ImageGrid
-from nets import cnn
+from nets.images import mnist_style
 from nets import data as datasets
-from nets import sparse_coding as sc
+from nets.families import sparse_coding as sc
 from nets.patches import form_note
 from nets.progress import Artifact, ImageEvent
 
@@ -287,7 +287,7 @@ class SparseCodingTab(FamilyTab):
     def _drawn(self) -> None:
         if self.config is None:
             return
-        digit = cnn.mnist_style(self.code.canvas.array())
+        digit = mnist_style(self.code.canvas.array())
         if digit is None:
             return
         self.patch = sc.as_patch(digit, self.config.patch_size)

@@ -18,7 +18,8 @@ from app.widgets.canvas import DrawingCanvas
 from app.tabs.base import FamilyTab
 from app.widgets.images import ImageGrid
 from app.widgets.plots import add_key, class_colour, key_entry, set_key
-from nets import cnn, vae
+from nets.families import vae
+from nets.images import mnist_style
 from nets import data as datasets
 from nets.progress import Artifact, ImageEvent
 
@@ -247,7 +248,7 @@ class EndPoint(QWidget):
         self.image: np.ndarray | None = None
 
     def _drawn(self) -> None:
-        digit = cnn.mnist_style(self.canvas.array())
+        digit = mnist_style(self.canvas.array())
         if digit is not None:
             self.set_image(digit)
 

@@ -5,7 +5,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from app.tabs.autoencoder import AutoencoderTab
-from nets import autoencoder as aes
+from nets.families import autoencoder as aes
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def test_resume_offers_what_it_can_and_says_why_not(qtbot, make_panel):
 
 def test_new_defaults_reach_the_form_but_the_persons_own_values_stay(qtbot, make_panel):
     from app import settings
-    from nets import cnn
+    from nets.families import cnn
 
     defaults = dataclasses.asdict(cnn.Config())
     old_defaults = {**defaults, "epochs": 15, "dropout": 0.5}  # an older version's

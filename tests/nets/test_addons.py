@@ -92,7 +92,7 @@ def test_bad_wheel_files_are_refused_in_words(tmp_path):
 
 
 def test_choosing_an_atari_game_without_ale_py_says_how_to_get_it(monkeypatch):
-    from nets import dqn
+    from nets.families import dqn
     from nets.data import DataError
 
     monkeypatch.setitem(sys.modules, "ale_py", None)  # as in an installer's bundle

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from nets import autoencoder as aes
+from nets.families import autoencoder as aes
 from nets import data, runner, storage
 from nets.progress import (Artifact, BatchMetrics, EpochMetrics, ImageEvent, ListReporter,
                            Started)

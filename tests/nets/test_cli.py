@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nets import cnn
+from nets.families import cnn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,8 @@ def test_bad_options_are_refused_in_words(tmp_path):
 
 def test_an_atari_game_on_the_command_line_starts_from_the_papers_settings():
     import main
-    from nets import dqn, runner
+    from nets import runner
+    from nets.families import dqn
 
     parser = main.build_parser()
     module = runner.family("dqn")

@@ -5,7 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nets import cnn, data, runner
+from nets import data, runner
+from nets.families import cnn
+from nets.images import mnist_style
 from nets import digit_augment as augment
 from nets.progress import (BatchMetrics, Done, EpochMetrics, ImageEvent, ListReporter, Log,
                            Started)
@@ -78,14 +80,14 @@ def test_views_have_the_expected_shapes(blocks, per_block):
 def test_a_drawing_becomes_an_mnist_style_digit():
     canvas = np.zeros((280, 280), np.float32)
     canvas[40:240, 20:60] = 1.0  # a tall bar far to the left
-    digit = cnn.mnist_style(canvas)
+    digit = mnist_style(canvas)
     assert digit.shape == (28, 28)
     rows, cols = np.nonzero(digit > 0.05)
     assert rows.max() - rows.min() + 1 == 20  # the long side fills the 20-pixel box
     ys, xs = np.indices(digit.shape)
     cy, cx = (ys * digit).sum() / digit.sum(), (xs * digit).sum() / digit.sum()
     assert abs(cy - 13.5) <= 1 and abs(cx - 13.5) <= 1  # centred by centre of mass
-    assert cnn.mnist_style(np.zeros((50, 50))) is None
+    assert mnist_style(np.zeros((50, 50))) is None
 
 
 def test_a_drawn_zero_looks_like_bundled_zeros():
@@ -94,7 +96,7 @@ def test_a_drawn_zero_looks_like_bundled_zeros():
     yy, xx = np.indices((280, 280))
     r = np.hypot(yy - 140, (xx - 140) * 1.3)
     ring = ((r > 70) & (r < 95)).astype(np.float32)
-    digit = cnn.mnist_style(ring)
+    digit = mnist_style(ring)
     ds = data.load("mnist-5k")
     mean0 = ds.x_train[ds.y_train == 0, ..., 0].mean(0)
     mean1 = ds.x_train[ds.y_train == 1, ..., 0].mean(0)
@@ -105,7 +107,7 @@ def test_a_drawn_zero_looks_like_bundled_zeros():
               elements=st.floats(0, 1, width=32)))
 @settings(max_examples=60, deadline=None)
 def test_any_drawing_becomes_a_valid_digit_or_none(drawing):
-    digit = cnn.mnist_style(drawing)
+    digit = mnist_style(drawing)
     if not (drawing > 0.05).any():
         assert digit is None
         return

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from nets import cnn
+from nets.families import cnn
 from nets.config import add_arguments, from_arguments, from_dict, specs, validate
 
 
@@ -48,7 +48,7 @@ def test_command_line_options_come_from_the_dataclass():
 
 
 def test_nan_and_infinity_are_refused_by_name():
-    from nets import cnn
+    from nets.families import cnn
 
     for value in (float("nan"), float("inf"), float("-inf")):
         problems = validate(cnn.Config(learning_rate=value))

@@ -3,7 +3,7 @@ digit exactly what the canvas's preprocessing (mnist_style) makes of its drawing
 import numpy as np
 import pytest
 
-from nets import cnn
+from nets.images import mnist_style
 from nets import digit_styles as S
 
 
@@ -51,7 +51,7 @@ def test_a_style_draws_on_the_canvas_and_mnist_style_makes_the_digit():
         canvas = S.draw("thin pen", int(check.labels[i]), rng)
         assert canvas.shape == (S.CANVAS, S.CANVAS) and canvas.dtype == np.float32
         assert 0 <= canvas.min() and canvas.max() <= 1
-        np.testing.assert_array_equal(cnn.mnist_style(canvas), check.images[i])
+        np.testing.assert_array_equal(mnist_style(canvas), check.images[i])
 
 
 def test_pillows_own_font_alone_is_enough():

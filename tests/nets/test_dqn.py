@@ -4,7 +4,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from nets import dqn, runner
+from nets import runner
+from nets.families import dqn
 from nets.data import DataError
 from nets.progress import Artifact, Controls, ImageEvent, ListReporter, Log
 

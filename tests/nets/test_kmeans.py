@@ -4,7 +4,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from nets import data, kmeans, runner
+from nets import data, runner
+from nets.families import kmeans
 from nets import patches as P
 from nets.progress import (Artifact, BatchMetrics, Controls, EpochMetrics, ImageEvent,
                            ListReporter, Log, Started)

@@ -5,7 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from nets import dqn, pretrained, runner
+from nets import pretrained, runner
+from nets.families import dqn
 from nets.storage import StorageError
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from nets import patches as P
 from nets import runner
-from nets import sparse_coding as sc
+from nets.families import sparse_coding as sc
 from nets.progress import (Artifact, Controls, EpochMetrics, ImageEvent, ListReporter, Log,
                            Started)
 

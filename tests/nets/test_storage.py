@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from nets import cnn, runner, storage
+from nets import runner, storage
+from nets.families import cnn
 from nets.progress import EpochMetrics, ListReporter, Log
 
 SMALL = dict(conv_blocks=1, filters=4, augment=False, epochs=1, batch_size=256)
@@ -222,7 +223,7 @@ def test_another_familys_file_in_an_autosave_folder_is_never_offered(tmp_path):
 
 
 def test_each_game_keeps_its_own_autosaves():
-    from nets import dqn
+    from nets.families import dqn
 
     cartpole = runner.autosave_slot("dqn", dqn.Config())
     pong = runner.autosave_slot("dqn", dqn.settings_for("Pong"))

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from nets import data, runner, vae
+from nets import data, runner
+from nets.families import vae
 from nets.progress import Artifact, EpochMetrics, ImageEvent, ListReporter
 
 
@@ -69,7 +70,8 @@ def test_saved_vae_loads_and_decodes_the_same(trained, tmp_path):
 
 
 def test_a_convnet_file_is_not_a_vae(tmp_path):
-    from nets import cnn, storage
+    from nets import storage
+    from nets.families import cnn
 
     model = cnn.build_model(cnn.Config(conv_blocks=1, filters=4), (28, 28, 1), 10)
     path = storage.save_model(model, tmp_path / "c.keras", {"family": "cnn"})

@@ -78,7 +78,7 @@ def test_every_loader_refuses_bad_files_in_words_and_runs_nothing(family, kind, 
 def test_a_strangers_lambda_in_a_real_agent_file_never_runs(tmp_path):
     """Real weights of the right family under a trojan config: the weights load, the
     code never runs (the app rebuilds the network from its own description)."""
-    from nets import dqn
+    from nets.families import dqn
 
     marker = tmp_path / "code-ran"
     path = trojan(shipped("dqn"), tmp_path / "agent.keras", marker)

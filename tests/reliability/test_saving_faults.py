@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from nets import runner, storage, vae
+from nets import runner, storage
+from nets.families import vae
 from nets.progress import ListReporter, Log
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nets import dqn, runner
+from nets import runner
+from nets.families import dqn
 from nets.progress import ListReporter
 
 ROOT = Path(__file__).resolve().parents[2]

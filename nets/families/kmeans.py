@@ -22,14 +22,10 @@ from nets import patches as P
 from nets import storage
 from nets.config import param
 from nets.data import DataError
+from nets.registry import Family
 from nets.progress import (Artifact, BatchMetrics, Done, EpochMetrics, ImageEvent, Log,
                            Started, StopRequested)
 
-TITLE = "K-means features"
-SUMMARY = ("Cluster image patches into a dictionary, describe images by it, and classify "
-           "them with a linear model.")
-DATASETS = ("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "cifar10", "photos")
-CAN_RESUME = False  # a run takes about a minute; a finished one can be saved
 ENCODINGS = ("triangle", "hard")
 INITS = ("k-means++", "random patches")
 CHUNK_BYTES = 64 * 2 ** 20  # working memory per chunk of rows or images
@@ -681,3 +677,11 @@ def study_table(rows: list[dict]) -> str:
             cells.append(f"{hit[0]['accuracy']:>15.1%} " if hit else f"{'':>16s}")
         lines.append(f"{k:<7d}" + "".join(cells))
     return "\n".join(lines)
+
+
+FAMILY = Family(key="kmeans", title="K-means",
+                summary="Cluster image patches into a dictionary, describe images by it, "
+                        "and classify them with a linear model.",
+                config=Config, train=train, load=load,
+                datasets=("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "cifar10", "photos"),
+                can_resume=False)

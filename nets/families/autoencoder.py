@@ -20,15 +20,11 @@ from nets import data as datasets
 from nets import patches as P
 from nets import storage
 from nets.config import batch_size_param, epochs_param, optimizer_param, param
+from nets.registry import Family
 from nets.progress import Artifact, BatchMetrics, Done, ImageEvent, Log, Started
 
-TITLE = "Autoencoders"
-SUMMARY = ("Learn features without labels: plain, stacked, denoising and sparse "
-           "autoencoders.")
-DATASETS = ("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "photos")
 
 CORRUPTIONS = ("masking", "gaussian", "salt_and_pepper")
-CAN_RESUME = False  # staged runs have no single model to resume into yet
 PHOTO_PATCHES = 20_000  # training patches cut from the sample photos
 PHOTO_HELD_OUT = 2_000  # held-out patches, from every fifth column of each photo
 PHOTO_WHITENING = 10.0  # the whitening's regulariser, in mean eigenvalues of the patches
@@ -486,7 +482,7 @@ def compare_few_labels(ae: Autoencoder, config: Config, ds, reporter,
 def train(request, reporter):
     from nets.runner import TrainedModel, config_meta, fit_keras, prepare
 
-    prep = prepare(request, reporter, Config, can_resume=CAN_RESUME)
+    prep = prepare(request, reporter, Config)
     config = prep.config
     ds = training_data(prep.dataset, config)
     if ds is not prep.dataset:
@@ -645,3 +641,11 @@ def load(path):
     storage.load_weights(ae.model, path)
     return TrainedModel(ae.model, "autoencoder", meta, list(meta.get("history", [])),
                         extra=ae)
+
+
+FAMILY = Family(key="autoencoder", title="Autoencoders",
+                summary="Learn features without labels: plain, stacked, denoising and "
+                        "sparse autoencoders.",
+                config=Config, train=train, load=load,
+                datasets=("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "photos"),
+                can_resume=False)  # staged runs have no single model to resume into yet

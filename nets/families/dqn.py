@@ -23,16 +23,10 @@ import numpy as np
 from nets import storage
 from nets.config import param
 from nets.data import DataError  # its message is meant for the person
+from nets.registry import Family
 from nets.progress import (Artifact, BatchMetrics, Done, ImageEvent, Log, Started,
                            StopRequested, TrainingDiverged)
 
-TITLE = "Deep Q-learning"
-SUMMARY = ("An agent learns by trial and reward to balance a pole (from 4 numbers) or to "
-           "play Atari games (from the screen's pixels).")
-DATASETS = ()  # the data is the game
-CAN_RESUME = True
-LENGTH_FIELD = "total_steps"  # what resuming may lengthen (runner.resume_config)
-EVENT_INTERVAL_MS = 33  # the game screen moves: events reach the GUI ~30 times a second
 CLASSIC = ("CartPole-v1",)
 FIRST_GAMES = ("Pong", "Breakout")
 FRAME = 84  # side of the preprocessed square frame
@@ -802,3 +796,14 @@ def watch(model, config: Config, display: Display, reporter, epsilon: float = 0.
         if returns else ""
     return Done("stopped", f"Stopped watching.{avg}")
 
+
+FAMILY = Family(key="dqn", title="Deep Q-learning",
+                summary="An agent learns by trial and reward to balance a pole (from 4 "
+                        "numbers) or to play Atari games (from the screen's pixels).",
+                config=Config, train=train, load=load,
+                datasets=(),  # the data is the game
+                length_field="total_steps",  # what resuming may lengthen
+                autosave_variant=autosave_variant,
+                defaults_for=lambda options: settings_for(options.get("game")),
+                # the screen moves: events reach the window ~30 times a second
+                event_interval_ms=33)

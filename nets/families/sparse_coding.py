@@ -21,13 +21,10 @@ import numpy as np
 from nets import patches as P
 from nets import storage
 from nets.config import param
+from nets.registry import Family
 from nets.progress import (Artifact, BatchMetrics, Done, EpochMetrics, ImageEvent, Log,
                            Started, StopRequested)
 
-TITLE = "Sparse coding"
-SUMMARY = "Learn basis patches so that each input is a sparse sum of a few of them."
-DATASETS = ("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "photos")
-CAN_RESUME = False  # a run takes about a minute; a finished one can be saved
 PREPROCESSING = ("normalise", "centre", "none")
 ACTIVE = 1e-6  # a coefficient counts as non-zero above this
 
@@ -455,3 +452,10 @@ def load(path):
     model.set_atoms(np.asarray(model.atoms))
     return TrainedModel(model, "sparse_coding", meta, list(meta.get("history", [])))
 
+
+FAMILY = Family(key="sparse_coding", title="Sparse coding",
+                summary="Learn basis patches so that each input is a sparse sum of a few "
+                        "of them.",
+                config=Config, train=train, load=load,
+                datasets=("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "photos"),
+                can_resume=False)

@@ -17,10 +17,9 @@ import numpy as np
 from nets import storage
 from nets.config import (batch_size_param, epochs_param, learning_rate_param,
                           optimizer_param, param)
+from nets.registry import Family
 from nets.progress import Artifact, ImageEvent
 
-TITLE = "Variational autoencoders"
-SUMMARY = "Learn a smooth 2-D map of digits; walk it, interpolate between digits, sample."
 
 
 @dataclass
@@ -261,3 +260,9 @@ def load(path):
     model = build_model(config, shape)
     storage.load_weights(model, path)
     return TrainedModel(model, "vae", meta, list(meta.get("history", [])))
+
+
+FAMILY = Family(key="vae", title="Variational autoencoders",
+                summary="Learn a smooth 2-D map of digits; walk it, interpolate between "
+                        "digits, sample.",
+                config=Config, train=train, load=load)

@@ -1,0 +1,86 @@
+"""What differs per Keras backend, tested on the backend this run uses (CI runs tests/nets
+on TensorFlow and again on JAX)."""
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+
+from nets import backend
+
+
+def _linear_model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    return model
+
+
+def _mse(call, x, y):
+    return keras.ops.mean(keras.ops.square(call(x)[:, 0] - y))
+
+
+def test_gradient_step_learns_a_line_and_refuses_a_non_finite_step():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 3)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5], "float32") + 0.3).astype("float32")
+    model = _linear_model()
+    step = backend.gradient_step(model, keras.optimizers.Adam(0.05), _mse)
+    first = step(x, y)
+    for _ in range(300):
+        last = step(x, y)
+    assert last < first / 100, (first, last)
+    kernel = keras.ops.convert_to_numpy(model.layers[0].kernel)[:, 0]
+    np.testing.assert_allclose(kernel, [1.0, -2.0, 0.5], atol=0.05)
+    before = [w.copy() for w in model.get_weights()]
+    bad = y.copy()
+    bad[0] = np.nan
+    assert np.isnan(step(x, bad))
+    for w, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, b)  # the NaN step was not applied
+
+
+def test_predictor_follows_the_weights_as_they_change():
+    model = _linear_model()
+    predict = backend.predictor(model)
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(predict(x), model(x), rtol=1e-6)
+    model.layers[0].kernel.assign(np.full((3, 1), 2.0, "float32"))
+    model.layers[0].bias.assign(np.zeros(1, "float32"))
+    np.testing.assert_allclose(predict(x), np.full((2, 1), 6.0), rtol=1e-6)
+
+
+def test_compiled_runs_a_function_of_tensors():
+    f = backend.compiled(lambda a, b: keras.ops.matmul(a, b) + 1.0)
+    out = keras.ops.convert_to_numpy(f(np.eye(2, dtype="float32"),
+                                       np.ones((2, 2), "float32")))
+    np.testing.assert_array_equal(out, np.full((2, 2), 2.0))
+
+
+def test_start_names_the_backend_in_use_and_a_device():
+    info = backend.start()
+    assert info["backend"] == keras.backend.backend()
+    assert info["device"].startswith(("CPU", "GPU"))
+    assert info["backend_label"] in backend.describe(info)
+
+
+def _choose_in_a_fresh_process(wish, env_extra=None):
+    code = ("import sys; from nets import backend; note = backend.choose(sys.argv[1] or None);"
+            "import keras; print(keras.backend.backend()); print(note)")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(env_extra or {})
+    out = subprocess.run([sys.executable, "-c", code, wish], capture_output=True, text=True,
+                         env=env, timeout=120, cwd=os.path.dirname(backend.__file__) + "/..")
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_an_unknown_or_missing_backend_says_so_and_the_default_is_used(monkeypatch):
+    used, note = _choose_in_a_fresh_process("theano")
+    assert used == "tensorflow" and "Unknown backend 'theano'" in note
+    monkeypatch.setattr(backend, "installed", lambda name: name == "tensorflow")
+    monkeypatch.delitem(sys.modules, "keras")  # as before Keras is imported
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    note = backend.choose("torch")
+    assert "PyTorch is not installed" in note and '.[torch]' in note
+    assert os.environ["KERAS_BACKEND"] == "tensorflow"
