@@ -1,7 +1,9 @@
 """Set up a virtual environment in .venv and run the app or the tests in it.
 
     python3 dev.py app     # install what the app needs (once), then launch it
-    python3 dev.py test    # install the app and test tools (once), then run every test
+    python3 dev.py test    # install the app and test tools (once), then run every test:
+                           # all on TensorFlow, then tests/nets on JAX and the short
+                           # training of every family on PyTorch
 
 Only the standard library is used here, so it works on a fresh machine with Python 3.10+.
 The environment is reinstalled when pyproject.toml changes.
@@ -17,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
+SMOKE = "tests/nets/test_every_backend.py"  # every family's short training and its files
 
 
 def venv_python() -> Path:
@@ -48,9 +51,19 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(py), str(ROOT / "main.py"), *rest], cwd=ROOT)
     if what == "test":
         py = ensure_environment("test")
-        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-        return subprocess.call([str(py), "-m", "pytest", *(rest or ["-q"])], cwd=ROOT,
-                               env=env)
+        options = rest or ["-q"]
+        runs = [("tensorflow", [])]
+        if all(arg.startswith("-") for arg in options):  # the whole suite, not chosen tests
+            runs += [("jax", ["tests/nets"]), ("torch", [SMOKE])]
+        worst = 0
+        for backend, paths in runs:
+            print(f"--- tests on {backend}{': ' + ' '.join(paths) if paths else ''}",
+                  flush=True)
+            env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "KERAS_BACKEND": backend}
+            code = subprocess.call([str(py), "-m", "pytest", *options, *paths], cwd=ROOT,
+                                   env=env)
+            worst = worst or code
+        return worst
     print(__doc__)
     return 2
 

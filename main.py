@@ -7,6 +7,7 @@
     python main.py kit atari                        # Atari games, where an installer left them out
     python main.py --data-dir ~/dle-data            # the app, reading the kit
     python main.py train cnn --epochs 3 --save digits.keras
+    python main.py --backend jax train cnn          # on JAX (pip install -e ".[jax]")
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import argparse
 import os
 import sys
 
-os.environ["KERAS_BACKEND"] = "tensorflow"  # before anything imports keras
+# The backend the person's shell asked for, read before `nets` sets its default.
+SHELL_BACKEND = os.environ.get("KERAS_BACKEND")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -23,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="main.py", description="Deep Learning Explorer: with no command, opens the app.")
+    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
+                        help="the Keras backend to train with (default: KERAS_BACKEND, "
+                             "else the app's setting, else tensorflow)")
     parser.add_argument("--data-dir", metavar="FOLDER",
                         help="an offline data folder made by `kit download` (used instead "
                              "of downloading)")
@@ -125,29 +130,52 @@ def cmd_train(args) -> int:
     return {"finished": 0, "stopped": 130}.get(done.status, 1)
 
 
+def take_backend(argv: list[str]) -> tuple[str | None, list[str]]:
+    """`--backend NAME` (or --backend=NAME) anywhere in argv, and argv without it."""
+    rest, wish, i = [], None, 0
+    while i < len(argv):
+        if argv[i] == "--backend" and i + 1 < len(argv):
+            wish, i = argv[i + 1], i + 2
+            continue
+        if argv[i].startswith("--backend="):
+            wish = argv[i].partition("=")[2]
+        else:
+            rest.append(argv[i])
+        i += 1
+    return wish, rest
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    wish, argv = take_backend(argv)
+    wish = wish or SHELL_BACKEND
     from nets import addons
 
     addons.activate()  # Atari games fetched earlier (the installers leave them out)
     if not argv:
         from app.main_window import run
 
-        return run()
+        return run(backend_wish=wish)
     if argv[0] == "--selftest":  # --selftest [REPORT_FILE]: a windowed app has no stdout
         from app.selftest import run as selftest
 
         if len(argv) > 1:
             with open(argv[1], "w", encoding="utf-8") as report:
-                return selftest(report)
-        return selftest()
+                return selftest(report, backend_wish=wish)
+        return selftest(backend_wish=wish)
     args = build_parser().parse_args(argv)
+    if args.command in ("train", "list"):
+        from nets import backend
+
+        note = backend.choose(wish)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     if args.data_dir:
         os.environ["DLE_DATA"] = args.data_dir  # nets.kit reads it
     if args.command is None:
         from app.main_window import run
 
-        return run([sys.argv[0]])
+        return run([sys.argv[0]], backend_wish=wish)
     if args.command == "kit" and args.kit_command == "atari":
         try:
             where = addons.install_ale(args.wheel)

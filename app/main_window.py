@@ -1,8 +1,8 @@
-"""The main window: one tab per model family, from a registry of import strings.
+"""The main window: one tab per model family, from the registry (nets/registry.py).
 
-The window appears at once; TensorFlow and the tab modules are imported in a background
-thread, and the tabs are built when that finishes (the status bar then names the
-TensorFlow/Keras versions and the compute device).
+The window appears at once; Keras, its backend and the tab modules are imported in a
+background thread, and the tabs are built when that finishes (the status bar then names
+the backend, the Keras version and the compute device).
 """
 from __future__ import annotations
 
@@ -14,17 +14,16 @@ import traceback
 
 from PySide6.QtCore import (QByteArray, QThread, QTimer, Qt, Signal,
                             qInstallMessageHandler)
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QWidget)
 
 from app import APP_NAME, ORG_NAME, __version__, settings
 from app.welcome import WelcomePage
-from nets import addons, backend, kit, pretrained
+from nets import addons, backend, kit, pretrained, registry
 from nets.data import RESOURCES
 from app.worker import LatestOnly, track
 
-# The tabs, in the order of the course. Adding a family adds one line here.
 ICON = RESOURCES / "icon.png"  # drawn by packaging/make_icon.py
 
 # The welcome page's first-minute starts, where something happens at once: (family,
@@ -37,14 +36,13 @@ QUICK_STARTS = [
             "mouse and see what it thinks.", "train", "Draw"),
 ]
 
-TABS = [  # in the course's order
-    "app.tabs.kmeans:KMeansTab",
-    "app.tabs.sparse_coding:SparseCodingTab",
-    "app.tabs.autoencoder:AutoencoderTab",
-    "app.tabs.vae:VAETab",
-    "app.tabs.cnn:CNNTab",
-    "app.tabs.dqn:DQNTab",
-]
+BACKEND_SETTING = "app/backend"  # the Keras backend of the next start
+
+
+def load_tab_class(key: str):
+    """The tab class of a registered family (importing its module)."""
+    module_name, _, cls_name = registry.tab_spec(key).partition(":")
+    return getattr(importlib.import_module(module_name), cls_name)
 
 
 CREDITS = (
@@ -84,13 +82,13 @@ def install_atari(wheel: str | None) -> str:
 
 
 class TabLoader(QThread):
-    """Imports TensorFlow and the tab modules off the GUI thread. The GUI reads `result`
-    (device info, [(spec, class)], [error text]) on `finished`: no signal with Python
-    arguments is emitted from this thread (see app/worker.py for why)."""
+    """Imports Keras, its backend and the tab modules off the GUI thread. The GUI reads
+    `result` (device info, [(family key, class)], [error text]) on `finished`: no signal
+    with Python arguments is emitted from this thread (see app/worker.py for why)."""
 
-    def __init__(self, specs: list[str], parent=None):
+    def __init__(self, keys: list[str], parent=None):
         super().__init__(parent)
-        self.specs = specs
+        self.keys = keys
         self.result: tuple = ({}, [], [])
         self.setObjectName("tab-loader")
 
@@ -99,28 +97,27 @@ class TabLoader(QThread):
         try:
             info = backend.start()
         except Exception as exc:  # noqa: BLE001 - shown in the window, not a crash
-            errors.append(f"TensorFlow could not be loaded: {exc}")
-        for spec in self.specs:
-            module_name, _, cls_name = spec.partition(":")
+            errors.append(f"Keras and its backend could not be loaded: {exc}")
+        for key in self.keys:
             try:
-                classes.append((spec, getattr(importlib.import_module(module_name), cls_name)))
+                classes.append((key, load_tab_class(key)))
             except Exception:  # noqa: BLE001
-                errors.append(f"The tab {spec} could not be loaded:\n{traceback.format_exc()}")
+                errors.append(f"The {key} tab could not be loaded:\n{traceback.format_exc()}")
         self.result = (info, classes, errors)
 
 
 class MainWindow(QMainWindow):
     tabs_ready = Signal()
 
-    def __init__(self, tab_specs: list[str] | None = None):
+    def __init__(self, families: list[str] | None = None, backend_note: str = ""):
         super().__init__()
         self.setWindowTitle(f"{APP_NAME} {__version__}")
         self.tab_widget = QTabWidget()
         self.tab_widget.setDocumentMode(True)
-        self.loading = QLabel("Loading TensorFlow …")
+        self.loading = QLabel("Loading Keras …")
         self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setCentralWidget(self.loading)
-        self.device_label = QLabel("Loading TensorFlow …")
+        self.device_label = QLabel("Loading Keras …")
         self.statusBar().addPermanentWidget(self.device_label)
         self.tabs: list[QWidget] = []
         self.device_info: dict = {}
@@ -133,7 +130,8 @@ class MainWindow(QMainWindow):
             os.environ[kit.ENV] = stored
         self.addon_job = LatestOnly("addon-install", self)
         self.addon_job.result.connect(self._atari_done)
-        self.loader = TabLoader(tab_specs if tab_specs is not None else TABS, self)
+        self.backend_note = backend_note  # why the backend wished for is not the one used
+        self.loader = TabLoader(families if families is not None else registry.keys(), self)
         track(self.loader)
         self.loader.finished.connect(self._build_tabs)
         self.loader.start()
@@ -154,10 +152,41 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        self._backend_menu(self.menuBar().addMenu("&Settings"))
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def _backend_menu(self, menu) -> None:
+        """Settings > Keras backend: which one the next start uses (Keras reads it once)."""
+        sub = menu.addMenu("Keras &backend (next start)")
+        group = QActionGroup(self)
+        wished = settings.load_json(BACKEND_SETTING, backend.DEFAULT)
+        self.backend_actions = {}
+        for name in backend.BACKENDS:
+            action = QAction(backend.label(name), self, checkable=True)
+            action.setData(name)
+            action.setChecked(name == wished)
+            if backend.installed(name):
+                action.setToolTip(f"Train with {backend.label(name)} from the next start.")
+            else:
+                action.setEnabled(False)
+                action.setText(f"{backend.label(name)} (not installed)")
+                action.setToolTip(f"Install it with: {backend.install_hint(name)}")
+            group.addAction(action)
+            sub.addAction(action)
+            self.backend_actions[name] = action
+        group.triggered.connect(self.choose_backend)
+
+    def choose_backend(self, action: QAction) -> None:
+        """Store the backend for the next start, and say so."""
+        name = action.data()
+        settings.save_json(BACKEND_SETTING, name)
+        now = self.device_info.get("backend")
+        self.statusBar().showMessage(
+            f"{backend.label(name)} is used from the next start." if name != now else
+            f"{backend.label(name)} is the backend now in use.", 15000)
 
     def get_atari_games(self) -> None:
         """Explain why the Atari games are a separate download, then fetch them (from
@@ -214,8 +243,8 @@ class MainWindow(QMainWindow):
                           f"<b>{APP_NAME}</b> {__version__} (MIT licence)<p>Explore deep "
                           "learning by pointing and clicking: train real models and look "
                           "inside them.</p>"
-                          f"<p>TensorFlow {info.get('tensorflow', '?')}, Keras "
-                          f"{info.get('keras', '?')}<br>{info.get('device', '')}</p>"
+                          f"<p>{backend.describe(info) if info else 'Keras not loaded'}"
+                          "</p>"
                           + CREDITS)
 
     def _restore_geometry(self) -> None:
@@ -230,24 +259,25 @@ class MainWindow(QMainWindow):
         self.device_info = info
         self.load_errors = errors
         if info:
-            self.device_label.setText(f"TensorFlow {info['tensorflow']} · Keras "
-                                      f"{info['keras']} · {info['device']}")
+            self.device_label.setText(backend.describe(info))
+            self.device_label.setToolTip("The Keras backend that trains the models, and the "
+                                         "device it computes on. Change it under Settings.")
         else:
-            self.device_label.setText("TensorFlow unavailable")
+            self.device_label.setText("Keras unavailable")
+        if self.backend_note:
+            errors.insert(0, self.backend_note)
         entries = []
-        for spec, cls in classes:
+        for key, cls in classes:
             try:
                 tab = cls()
             except Exception:  # noqa: BLE001 - one broken tab must not take the app down
-                errors.append(f"The tab {spec} failed to start:\n{traceback.format_exc()}")
+                errors.append(f"The {key} tab failed to start:\n{traceback.format_exc()}")
                 continue
             self.tabs.append(tab)
-            title = getattr(sys.modules[cls.__module__], "TITLE", cls.__name__)
-            panel = getattr(tab, "panel", None)
-            summary = getattr(getattr(panel, "module", None), "SUMMARY", "")
-            demos = [e.title for e in pretrained.entries(panel.family_key)] if panel else []
-            entries.append((title, summary, demos))
-            self.tab_widget.addTab(tab, title)
+            fam = registry.family(key)
+            demos = [e.title for e in pretrained.entries(key)]
+            entries.append((fam.title, fam.summary, demos))
+            self.tab_widget.addTab(tab, fam.title)
         if self.tabs:
             self.quick = [(key, words, action, view) for key, words, action, view
                           in QUICK_STARTS if self.family_tab(key) is not None]
@@ -269,8 +299,7 @@ class MainWindow(QMainWindow):
         self.tabs_ready.emit()
 
     def family_tab(self, key: str) -> QWidget | None:
-        return next((t for t in self.tabs if getattr(getattr(t, "panel", None),
-                                                     "family_key", None) == key), None)
+        return next((t for t in self.tabs if t.panel.family_key == key), None)
 
     def quick_start(self, index: int) -> None:
         """One of the welcome page's first-minute starts: open the tab and act."""
@@ -327,9 +356,17 @@ def make_application(argv=None) -> QApplication:
     return app
 
 
-def run(argv=None) -> int:
+def choose_backend(wish: str | None = None) -> str:
+    """Before Keras is imported: the backend asked for (--backend, else KERAS_BACKEND as
+    the person's shell set it, else the stored setting). A sentence when it cannot be
+    used (the app then starts on the default), else ""."""
+    return backend.choose(wish or settings.load_json(BACKEND_SETTING) or None)
+
+
+def run(argv=None, backend_wish: str | None = None) -> int:
     app = make_application(argv)
-    window = MainWindow()
+    note = choose_backend(backend_wish)
+    window = MainWindow(backend_note=note)
     window.show()
     if os.environ.get("DLE_STARTUP_PROBE"):  # benchmarks: report timings, then quit
         _startup_probe(app, window)
@@ -341,7 +378,7 @@ def _startup_probe(app, window) -> None:
         print(f"window_visible {time.time():.4f}", flush=True)
 
     def ready():
-        print(f"tensorflow_ready {time.time():.4f}", flush=True)
+        print(f"backend_ready {time.time():.4f}", flush=True)
         QTimer.singleShot(0, window.close)
 
     QTimer.singleShot(0, shown)  # runs once the event loop has painted the window
@@ -351,13 +388,13 @@ def _startup_probe(app, window) -> None:
 def run_standalone(tab_cls) -> int:
     """Open one tab alone (python -m app.tabs.<family>), for quick work on it."""
     app = make_application()
+    choose_backend()
     info = backend.start()
     window = QMainWindow()
     tab = tab_cls()
     window.setCentralWidget(tab)
-    window.setWindowTitle(f"{getattr(sys.modules[tab_cls.__module__], 'TITLE', '')} — "
-                          f"{APP_NAME}")
-    window.statusBar().showMessage(f"TensorFlow {info['tensorflow']} · {info['device']}")
+    window.setWindowTitle(f"{tab.panel.family.title} — {APP_NAME}")
+    window.statusBar().showMessage(backend.describe(info))
     window.resize(1400, 860)
 
     def close(event):

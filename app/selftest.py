@@ -1,6 +1,6 @@
 """`main.py --selftest`: prove on this computer (from source or frozen) that the app works.
 
-Headless: TensorFlow and the device, the bundled digits, a tiny CNN trained for a few
+Headless: the Keras backend and the device, the bundled digits, a tiny CNN trained for a few
 seconds, a digit classified, the model saved and loaded back, the shipped pretrained
 models checked and loaded, and every tab opened and closed offscreen. Prints a one-screen
 report; exit status 0 when all passed. Nothing is written to the person's settings or
@@ -16,8 +16,11 @@ import traceback
 from pathlib import Path
 
 
-def run(stream=None) -> int:
+def run(stream=None, backend_wish: str | None = None) -> int:
     stream = stream or sys.stdout
+    from nets import backend
+
+    note = backend.choose(backend_wish)  # before anything imports Keras
     scratch = Path(tempfile.mkdtemp(prefix="dle-selftest-"))
     os.environ["DLE_HOME"] = str(scratch / "home")  # autosaves go to the scratch folder
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -45,7 +48,9 @@ def run(stream=None) -> int:
     from app import APP_NAME, __version__
 
     say(f"{APP_NAME} {__version__} self-test")
-    check("TensorFlow and device", lambda: _device(state))
+    if note:
+        say(f"  note: {note}")
+    check("Keras backend and device", lambda: _device(state))
     check("bundled digits", lambda: _digits(state))
     if check("train a tiny convnet", lambda: _train(state)):
         check("classify a digit", lambda: _classify(state))
@@ -69,7 +74,7 @@ def _device(state) -> str:
 
     info = backend.start()
     state["info"] = info
-    return f"TensorFlow {info['tensorflow']}, Keras {info['keras']}, {info['device']}"
+    return backend.describe(info)
 
 
 def _digits(state) -> str:
@@ -157,20 +162,18 @@ def _pretrained() -> str:
 
 
 def _tabs(scratch: Path) -> str:
-    import importlib
 
     from PySide6.QtCore import QSettings
 
-    from app.main_window import TABS, make_application
+    from app.main_window import load_tab_class, make_application
+    from nets import registry
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                       str(scratch / "settings"))  # leave the person's settings alone
     app = make_application([sys.argv[0]])
     names = []
-    for spec in TABS:
-        module_name, _, cls_name = spec.partition(":")
-        module = importlib.import_module(module_name)
-        tab = getattr(module, cls_name)()
+    for key in registry.keys():
+        tab = load_tab_class(key)()
         tab.resize(1200, 800)
         tab.show()
         app.processEvents()
@@ -181,5 +184,5 @@ def _tabs(scratch: Path) -> str:
         tab.close()
         tab.deleteLater()
         app.processEvents()
-        names.append(getattr(module, "TITLE", cls_name))
+        names.append(registry.family(key).title)
     return ", ".join(names)

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # a run on another: set it
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SCRATCH = Path(tempfile.mkdtemp(prefix="dle-bench-"))
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)  # autosaves of the runs

@@ -62,12 +62,12 @@ def bench_startup(repeats: int) -> None:
         out = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env,
                              capture_output=True, text=True, timeout=120).stdout
         stamps = dict(line.split() for line in out.splitlines()
-                      if line.startswith(("window_visible", "tensorflow_ready")))
+                      if line.startswith(("window_visible", "backend_ready")))
         visible.append(float(stamps["window_visible"]) - t0)
-        ready.append(float(stamps["tensorflow_ready"]) - t0)
+        ready.append(float(stamps["backend_ready"]) - t0)
     row("launch to window visible (median)", round(statistics.median(visible), 2), "s",
         "<= 1.5 s", runs=repeats)
-    row("launch to TensorFlow ready, tabs built (median)", round(statistics.median(ready), 2),
+    row("launch to backend ready, tabs built (median)", round(statistics.median(ready), 2),
         "s", "", runs=repeats)
 
 

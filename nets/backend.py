@@ -315,12 +315,12 @@ def _torch_step(model, optimizer, loss_fn, keras):
         loss = loss_fn(lambda x: model(x, training=True), *batch)
         loss.backward()
         grads = [v.value.grad for v in variables]
-        finite = bool(torch.isfinite(loss)) and all(
+        finite = bool(torch.isfinite(loss.detach())) and all(
             g is None or bool(torch.isfinite(g).all()) for g in grads)
         if not finite:
             return float("nan")
         with torch.no_grad():
             optimizer.apply(grads, variables)
-        return float(loss)
+        return float(loss.detach())
 
     return step

@@ -75,12 +75,57 @@ CHOICES = [
                   "Enough patches to learn a dictionary and see edge-like filters appear; "
                   "there is nothing to classify. Works offline."),
 ]
-# The choices a family offers unless its module lists its own in DATASETS.
+# The choices a family offers unless its declaration lists its own (Family.datasets).
 DEFAULT_KEYS = ("mnist", "mnist-5k", "mnist-full", "fashion-mnist")
+DEFAULT_KEY = "mnist"  # the choice until a person makes one
+# A person's own folder of images, named by a key "folder:<path>".
+FOLDER_PREFIX = "folder:"
+FOLDER_LABEL = "Image folder…"
+FOLDER_HELP = ("Your own images: a folder with one sub-folder per class. Unreadable files "
+               "are skipped and counted.")
 
 
 def choices_for(keys=DEFAULT_KEYS) -> list[DatasetChoice]:
     return [c for c in CHOICES if c.key in keys]
+
+
+def offered_keys(declared: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The dataset keys a family offers, from what it declares (Family.datasets): its own
+    keys, or DEFAULT_KEYS when it declares None."""
+    return tuple(declared) if declared is not None else DEFAULT_KEYS
+
+
+def offers_choice(declared: tuple[str, ...] | None) -> bool:
+    """Whether a family has data to choose at all: one that declares () learns from
+    something else (a game)."""
+    return declared is None or len(declared) > 0
+
+
+def folder_key(folder) -> str:
+    """The key that names a person's image folder."""
+    return f"{FOLDER_PREFIX}{folder}"
+
+
+def folder_of(key: str) -> str | None:
+    """The folder a "folder:<path>" key names; None for any other key."""
+    return key[len(FOLDER_PREFIX):] if key.startswith(FOLDER_PREFIX) else None
+
+
+def folder_label(folder) -> str:
+    """A short name for a person's image folder among the choices."""
+    return f"Folder: {Path(folder).name}"
+
+
+def note(key: str) -> str:
+    """A sentence on what a choice will load, as things stand on this machine now."""
+    if key == "mnist":
+        return ("Full MNIST is in the Keras cache and will be used." if full_mnist_cached()
+                else "Full MNIST is not downloaded: the bundled 5,000 digits will be used "
+                     "(works offline).")
+    folder = folder_of(key)
+    if folder is not None:
+        return f"Images from {folder}, resized to 28x28 greyscale."
+    return next((c.help for c in CHOICES if c.key == key), "")
 
 
 def spread_indices(labels: np.ndarray, n: int) -> np.ndarray:
@@ -112,8 +157,8 @@ def full_mnist_cached() -> bool:
 
 def load(key: str, *, seed: int = 0, image_size=(28, 28), channels: int = 1) -> Dataset:
     """The dataset a chooser key names; `folder:<path>` loads a person's image folder."""
-    if key.startswith("folder:"):
-        return load_image_folder(key[len("folder:"):], size=image_size, channels=channels,
+    if folder_of(key) is not None:
+        return load_image_folder(folder_of(key), size=image_size, channels=channels,
                                  seed=seed)
     if key == "mnist":
         return load("mnist-full" if full_mnist_cached() else "mnist-5k", seed=seed)

@@ -279,7 +279,13 @@ def make_fit_bridge(reporter: Reporter, *, epochs: int, steps_per_epoch: int,
                        if k != "learning_rate"}
             if not all(math.isfinite(v) for v in metrics.values()):
                 raise TrainingDiverged(f"A metric became NaN or infinite at epoch {epoch + 1}.")
-            self.last_good_weights = self.model.get_weights()
+            weights = self.model.get_weights()
+            # a loss can stay finite while weights are not (TensorFlow's sparse
+            # cross-entropy of an infinite logit): the weights are checked too
+            if not all(np.isfinite(w).all() for w in weights):
+                raise TrainingDiverged(f"The weights became NaN or infinite in epoch "
+                                       f"{epoch + 1}.")
+            self.last_good_weights = weights
             reporter.emit(EpochMetrics(epoch=epoch_offset + epoch, epochs=total_epochs,
                                        metrics=metrics,
                                        seconds=time.perf_counter() - self._epoch_t0))

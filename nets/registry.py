@@ -57,6 +57,9 @@ class Family:
       event_interval_ms  how often the window is sent its events (a game asks for ~30/s)
       defaults_for    options -> Config: defaults that suit the options a person gave on
                       the command line (the Q-learner: its game's); None: Config()
+      run_length      config -> int: how far a whole run goes, in the unit its autosaves
+                      count (a stacked autoencoder: epochs of all its stages); None: the
+                      length_field's value
     """
 
     key: str
@@ -71,6 +74,7 @@ class Family:
     autosave_variant: Callable | None = None
     event_interval_ms: int = 100
     defaults_for: Callable | None = None
+    run_length: Callable | None = None
 
     def __post_init__(self):
         where = f"Family {self.key!r}"
@@ -82,17 +86,23 @@ class Family:
         for name in ("train", "load"):
             if not callable(getattr(self, name)):
                 raise TypeError(f"{where}: {name} must be a function")
-        for name in ("autosave_variant", "defaults_for"):
+        for name in ("autosave_variant", "defaults_for", "run_length"):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
                 raise TypeError(f"{where}: {name} must be a function or None")
         fields = {f.name for f in dataclasses.fields(self.config)}
         if self.length_field not in fields:
             raise TypeError(f"{where}: length_field {self.length_field!r} is not a field "
                             f"of its Config")
-        if self.datasets is not None and not all(isinstance(d, str) for d in self.datasets):
+        if self.datasets is not None and not (isinstance(self.datasets, tuple) and all(
+                isinstance(d, str) for d in self.datasets)):
             raise TypeError(f"{where}: datasets must be a tuple of dataset keys")
         if not isinstance(self.event_interval_ms, int) or self.event_interval_ms <= 0:
             raise TypeError(f"{where}: event_interval_ms must be a positive int")
+
+    def length(self, config) -> int:
+        """How far a run of this config goes (epochs or steps), as its autosaves count."""
+        return int(self.run_length(config) if self.run_length else
+                   getattr(config, self.length_field))
 
     def variant(self, config) -> str:
         """Which of the family's autosave slots a config trains into ("" for the one)."""

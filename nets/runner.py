@@ -63,13 +63,14 @@ def resume_config(request: RunRequest, found: storage.FoundAutosave, config_cls)
     field = length_field(request.family)
     if request.length is not None:
         config = dataclasses.replace(config, **{field: int(request.length)})
-    reached = int(found.meta.get("step" if field != "epochs" else "epoch", 0))
-    if getattr(config, field) <= reached:
-        unit = "epochs" if field == "epochs" else "steps"
+    reached = int(found.meta.get("step" if "step" in field else "epoch", 0))
+    asked = family(request.family).length(config)
+    if asked <= reached:
+        unit = "steps" if "step" in field else "epochs"
         raise ResumeRefused(
             f"The autosave has already trained {reached:,} {unit}, and this run asks for "
-            f"{getattr(config, field):,}: there is nothing left to do. To train on, ask for "
-            f"more than {reached:,} {unit} (or untick Resume to start afresh).")
+            f"{asked:,}: there is nothing left to do. To train on, ask for more (or untick "
+            f"Resume to start afresh).")
     return config
 
 
@@ -138,26 +139,30 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
               images_every_s: float = 0.5, autosave: bool = True,
               description: str = "", epoch_offset: int = 0,
               total_epochs: int | None = None, augment: Callable | None = None,
-              seed: int = 0) -> Done:
+              seed: int = 0, announce: bool | None = None, autosave_model=None) -> Done:
     """`model.fit` with events, stop/pause, a NaN guard and per-epoch atomic autosave.
 
     Returns a Done whose result is the model: on stop it holds the weights reached so far,
     on divergence the weights of the last good epoch. A later stage of a staged run passes
     `epoch_offset` (epochs done in earlier stages) and `total_epochs` (of all stages); only
-    the first stage announces the run with a Started event. `augment(x_batch, rng)`, when
-    given, changes each training batch on the fly (in numpy, outside the model, so it
-    costs the same on every backend).
+    the first stage announces the run with a Started event (or the stage a resumed run
+    starts in: `announce`). Autosaves are numbered by the epoch of the whole run and hold
+    `autosave_model` (default: the model fitted; a stage passes the whole network it is
+    part of). `augment(x_batch, rng)`, when given, changes each training batch on the fly
+    (in numpy, outside the model, so it costs the same on every backend).
     """
     import keras
 
     samples = len(x)
     steps = int(np.ceil(samples / batch_size))
     history = list(history or [])
-    if epoch_offset == 0:
+    if epoch_offset == 0 if announce is None else announce:
         reporter.emit(Started(total_steps=(total_epochs or epochs) * steps,
-                              first_step=initial_epoch * steps, description=description))
+                              first_step=(epoch_offset + initial_epoch) * steps,
+                              description=description))
         for i, metrics in enumerate(history[:initial_epoch]):
-            reporter.emit(EpochMetrics(epoch=i, epochs=epochs, metrics=metrics))
+            reporter.emit(EpochMetrics(epoch=epoch_offset + i, epochs=total_epochs or epochs,
+                                       metrics=metrics))
     elif description:
         reporter.emit(Log(description))
     reporter.emit(Artifact("model", model))
@@ -173,9 +178,11 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
                             if k != "learning_rate"})
             if not autosave:
                 return
+            reached = epoch_offset + epoch + 1
             try:
-                slot.save(self.model, {**meta, "epoch": epoch + 1, "epochs": epochs,
-                                       "history": history}, epoch + 1)
+                slot.save(autosave_model or self.model,
+                          {**meta, "epoch": reached, "epochs": total_epochs or epochs,
+                           "history": history}, reached)
             except storage.StorageError as exc:
                 reporter.emit(Log(f"Autosave skipped: {exc}"))
 
@@ -251,42 +258,37 @@ class TrainedModel:
 
 @dataclass
 class Prepared:
-    """What every run starts from: its config, its data, and where it resumes."""
+    """What every run starts from: its own request, its data, and where it resumes."""
 
-    config: Any
+    request: RunRequest  # this run's: a resumed run's config, dataset and seed
     dataset: Any  # nets.data.Dataset
     initial_epoch: int = 0
     history: list = dataclasses.field(default_factory=list)
     autosave_path: Any = None  # the autosave to read weights from when resuming
 
+    @property
+    def config(self):
+        return self.request.config
+
 
 def prepare(request: RunRequest, reporter: Reporter, config_cls) -> Prepared:
-    """The common start of a run: resume state from the family's latest autosave if asked
-    (its config, data and seed win, the length asked for now too), seed everything, load
-    the data and say which."""
+    """The common start of a Keras family's run: resume state from the family's latest
+    autosave if asked (its config, data and seed win, the length asked for now too), seed
+    everything, load the data and say which. The request is not changed: the run goes on
+    with `Prepared.request`."""
     from nets import data as datasets
+    from nets.loop import Loop
 
+    run = Loop.begin(request, reporter, config_cls)
+    request, found = run.request, run.found
     initial_epoch, history, path = 0, [], None
-    slot = autosave_slot(request.family, request.config)
-    slot.remove_stale_temporaries()
-    if request.resume and not family(request.family).can_resume:
-        reporter.emit(Log("This family cannot resume from an autosave yet: starting afresh."))
-    elif request.resume:
-        found = slot.latest()  # AutosaveUnreadable says why, rather than start afresh
-        if found is None:
-            reporter.emit(Log("No autosave to resume from: starting afresh."))
-        else:
-            for note in found.passed_over:
-                reporter.emit(Log(f"Passed over a newer autosave: {note}"))
-            request.config = resume_config(request, found, config_cls)
-            request.dataset = found.meta.get("dataset", request.dataset)
-            request.seed = found.meta.get("seed", request.seed)
-            path = found.path
-            initial_epoch = int(found.meta.get("epoch", 0))
-            history = list(found.meta.get("history", []))[:initial_epoch]
-            reporter.emit(Artifact("config", request.config))
-            reporter.emit(Log(f"Resuming from {path.name} ({found.where}) with the settings "
-                              f"it was trained with, to epoch {request.config.epochs}."))
+    if found is not None:
+        path = found.path
+        initial_epoch = int(found.meta.get("epoch", 0))
+        history = list(found.meta.get("history", []))[:initial_epoch]
+        reporter.emit(Log(f"Resuming from {path.name} ({found.where}) with the settings "
+                          f"it was trained with, to epoch "
+                          f"{family(request.family).length(request.config)}."))
     seed_everything(request.seed)
     reporter.emit(Log("Loading data ..."))
     ds = datasets.load(request.dataset, seed=request.seed)
@@ -295,7 +297,7 @@ def prepare(request: RunRequest, reporter: Reporter, config_cls) -> Prepared:
         reporter.emit(Log(ds.report))
     reporter.controls.checkpoint()
     reporter.emit(Artifact("classes", list(ds.class_names)))
-    return Prepared(request.config, ds, initial_epoch, history, path)
+    return Prepared(request, ds, initial_epoch, history, path)
 
 
 def resume_weights(model, prepared: Prepared, reporter: Reporter) -> None:

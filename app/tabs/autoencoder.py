@@ -19,7 +19,6 @@ from nets.families import autoencoder as aes
 from nets.images import mnist_style
 from nets.progress import Artifact, ImageEvent
 
-TITLE = "Autoencoders"
 ABOUT = """<h3>Autoencoders</h3>
 <p>An autoencoder learns without labels. It maps an input X through a hidden code Z and
 back to a reconstruction X', and gradient descent lowers the cost C(X) = ||X' - X||<sup>2

@@ -21,7 +21,6 @@ from nets.images import mnist_style
 from nets import data as datasets
 from nets.progress import Artifact, ImageEvent
 
-TITLE = "Convolutional nets"
 ABOUT = """<h3>Convolutional nets</h3>
 <p>A convolutional layer slides a set of small learnt filters over the image. Each filter
 is one pattern detector, used at every position (<i>weight sharing</i>), and each output

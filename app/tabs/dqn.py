@@ -22,7 +22,6 @@ from nets.families import dqn
 from nets.config import from_dict
 from nets.progress import Artifact, Done, ImageEvent
 
-TITLE = "Deep Q-learning"
 ABOUT = """<h3>Deep Q-learning</h3>
 <p>What the agent sees depends on the game. In <b>CartPole</b> (the default, and the agent
 that comes with the app) it gets four numbers: the cart's position and velocity, the pole's
@@ -262,7 +261,7 @@ class DQNTab(FamilyTab):
         self.watch_display: dqn.Display | None = None  # the running watcher's
         self.actions: list[str] = []
         self.agent = None  # (model, config) of the last finished or loaded agent
-        self.watcher = ExperimentWorker(self, dqn.EVENT_INTERVAL_MS)
+        self.watcher = ExperimentWorker(self, self.panel.family.event_interval_ms)
         self.watcher.events.connect(self._on_events)
         self.watcher.finished.connect(self._watch_finished)
         self.panel.events.connect(self._on_events)

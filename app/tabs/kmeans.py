@@ -24,7 +24,6 @@ from nets.families import kmeans as km
 from nets.patches import form_note
 from nets.progress import Artifact, ImageEvent
 
-TITLE = "K-means"
 ABOUT = """<h3>Dictionary learning with K-means</h3>
 <p>Before any neural network: cut thousands of small W x W patches out of the training
 images, normalise each one's brightness and contrast, optionally <b>whiten</b> them (ZCA:

@@ -22,7 +22,6 @@ from nets.families import sparse_coding as sc
 from nets.patches import form_note
 from nets.progress import Artifact, ImageEvent
 
-TITLE = "Sparse coding"
 ABOUT = """<h3>Sparse coding</h3>
 <p>The idea (Olshausen &amp; Field 1996): every image (or image patch) x is a sum of a few
 <b>atoms</b> from a learnt dictionary, x = a<sub>1</sub>&phi;<sub>1</sub> + ... +

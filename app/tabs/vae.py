@@ -23,7 +23,6 @@ from nets.images import mnist_style
 from nets import data as datasets
 from nets.progress import Artifact, ImageEvent
 
-TITLE = "Variational autoencoders"
 ABOUT = """<h3>Variational autoencoders</h3>
 <p>An autoencoder squeezes each image through a small code and rebuilds it. A
 <i>variational</i> autoencoder (Kingma &amp; Welling 2014) makes the code a probability

@@ -264,9 +264,12 @@ class Autoencoder:
 
     def codes_below(self, x: np.ndarray, k: int) -> np.ndarray:
         """The input of layer k: pixels for k = 0, else the codes of layer k - 1."""
+        from keras import ops
+
         h = x.reshape(len(x), -1).astype(np.float32)
         for enc in self.encoders[:k]:
-            h = np.concatenate([np.asarray(enc(h[i:i + 2048])) for i in range(0, len(h), 2048)])
+            h = np.concatenate([ops.convert_to_numpy(enc(h[i:i + 2048]))
+                                for i in range(0, len(h), 2048)])
         return h
 
     # ------------------------------------------------------------ what it learnt
@@ -288,7 +291,9 @@ class Autoencoder:
         return float(self.codes_below(x, 1).mean())
 
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model(np.asarray(x, np.float32), training=False))
+        from keras import ops
+
+        return ops.convert_to_numpy(self.model(np.asarray(x, np.float32), training=False))
 
     def top_activating(self, x: np.ndarray, layer: int, unit: int, n: int = 8) -> np.ndarray:
         """Indices of the n images of x that drive one hidden unit hardest."""
@@ -405,7 +410,9 @@ def classifier_on_code(ae: Autoencoder | None, config: Config, input_shape, clas
 
 
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
-    probs = np.concatenate([np.asarray(model(x[i:i + 1024], training=False))
+    from keras import ops
+
+    probs = np.concatenate([ops.convert_to_numpy(model(x[i:i + 1024], training=False))
                             for i in range(0, len(x), 1024)])
     return float((probs.argmax(1) == y).mean())
 
@@ -480,9 +487,12 @@ def compare_few_labels(ae: Autoencoder, config: Config, ds, reporter,
 
 # ---------------------------------------------------------------- training
 def train(request, reporter):
-    from nets.runner import TrainedModel, config_meta, fit_keras, prepare
+    from keras import ops
+
+    from nets.runner import TrainedModel, config_meta, fit_keras, prepare, resume_weights
 
     prep = prepare(request, reporter, Config)
+    request = prep.request  # a resumed run's settings; the caller's request is unchanged
     config = prep.config
     ds = training_data(prep.dataset, config)
     if ds is not prep.dataset:
@@ -496,8 +506,9 @@ def train(request, reporter):
     words = "patches" if photos else "digits" if ds.key.startswith("mnist") else "images"
     shown = ds.x_val[datasets.spread_indices(ds.y_val, 16)]
     probe = ds.x_val[:500] if len(ds.x_val) else ds.x_train[:500]
-    shown_noisy = np.asarray(corrupt(shown, config.corruption, config.corruption_level, 7,
-                                     pixels=not photos)) \
+    shown_noisy = ops.convert_to_numpy(corrupt(shown, config.corruption,
+                                               config.corruption_level, 7,
+                                               pixels=not photos)) \
         if config.kind == "denoising" else shown
 
     def views(_model):
@@ -537,22 +548,32 @@ def train(request, reporter):
     steps = int(np.ceil(len(x) / config.batch_size)) * config.epochs  # per stage
     if config.kind != "stacked":
         compile_model(ae.model, config, steps)
+        resume_weights(ae.model, prep, reporter)
         done = fit_keras(ae.model, family_key="autoencoder", meta=meta, x=x, y=x,
                          validation=validation, epochs=config.epochs,
                          batch_size=config.batch_size, reporter=reporter, images=views,
-                         autosave=request.autosave,
+                         autosave=request.autosave, initial_epoch=prep.initial_epoch,
+                         history=prep.history,
                          description=f"Training {what} on {ds.description}.")
     else:
-        stages = len(ae.encoders) + 1
-        total = stages * config.epochs
-        for k in range(len(ae.encoders)):
+        # Every stage autosaves the whole network (the stages share its layers), numbered
+        # by the epoch of the whole run; a resumed run skips the stages already done and
+        # goes on in the one it stopped in (a greedy stage's optimizer starts afresh).
+        total = FAMILY.length(config)
+        stage, within = divmod(prep.initial_epoch, config.epochs)
+        fine_tune = len(ae.encoders)  # the last stage
+        if prep.initial_epoch and stage < fine_tune:
+            resume_weights(ae.model, prep, reporter)
+        for k in range(stage, len(ae.encoders)):
             reporter.emit(Artifact("stage", (f"layer {k + 1}", k * steps)))
             below = ae.codes_below(x, k)
             below_v = ae.codes_below(xv, k) if len(xv) else None
             done = fit_keras(ae.stage(k, steps), family_key="autoencoder", meta=meta, x=below,
                              y=below, validation=(below_v, below_v) if below_v is not None
                              else None, epochs=config.epochs, batch_size=config.batch_size,
-                             reporter=reporter, images=views, autosave=False,
+                             reporter=reporter, images=views, autosave=request.autosave,
+                             autosave_model=ae.model, announce=k == stage,
+                             initial_epoch=within if k == stage else 0,
                              epoch_offset=k * config.epochs, total_epochs=total,
                              description=f"Stacked autoencoder on {ds.description}: "
                                          f"greedy training of layer {k + 1} of "
@@ -560,14 +581,17 @@ def train(request, reporter):
             if done.status != "finished":
                 break
         else:
-            reporter.emit(Artifact("stage", ("fine-tune", len(ae.encoders) * steps)))
+            reporter.emit(Artifact("stage", ("fine-tune", fine_tune * steps)))
             compile_model(ae.model, config, steps)
+            if stage == fine_tune:  # with its optimizer state, when it had begun
+                resume_weights(ae.model, prep, reporter)
             done = fit_keras(ae.model, family_key="autoencoder", meta=meta, x=x, y=x,
                              validation=validation, epochs=config.epochs,
                              batch_size=config.batch_size, reporter=reporter, images=views,
-                             autosave=request.autosave,
-                             epoch_offset=len(ae.encoders) * config.epochs,
-                             total_epochs=total,
+                             autosave=request.autosave, announce=stage == fine_tune,
+                             initial_epoch=within if stage == fine_tune else 0,
+                             history=prep.history if stage == fine_tune and within else None,
+                             epoch_offset=fine_tune * config.epochs, total_epochs=total,
                              description="Fine-tuning all layers together, end to end.")
     history = done.result.history if done.result.model is ae.model else []
     result = TrainedModel(ae.model, "autoencoder", meta, history, done.result.fit_seconds,
@@ -648,4 +672,5 @@ FAMILY = Family(key="autoencoder", title="Autoencoders",
                         "sparse autoencoders.",
                 config=Config, train=train, load=load,
                 datasets=("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "photos"),
-                can_resume=False)  # staged runs have no single model to resume into yet
+                # a stacked run counts its epochs over all its stages
+                run_length=lambda c: c.epochs * (c.layers + 1 if c.kind == "stacked" else 1))

@@ -5,7 +5,7 @@ cluster them with mini-batch K-means into K centroids: the dictionary. An image 
 described by its patches (stride S): each patch becomes a K-vector, hard (1 for the
 nearest centroid) or triangle (f_k = max(0, mean(z) - z_k), z_k the distance to centroid
 k), summed over the four quadrants of the image into 4K features, and a linear classifier
-is trained on those. The clustering runs in TensorFlow, so on the GPU when there is one.
+is trained on those. The clustering runs in Keras ops, so on the GPU when there is one.
 The paper clustered with full-batch K-means from random centroids; here it is mini-batch
 K-means (Sculley 2010) from k-means++ (Arthur & Vassilvitskii 2007) by default.
 """
@@ -88,75 +88,84 @@ def study_values(text: str) -> list[int]:
     return values
 
 
-# ---------------------------------------------------------------- K-means in TensorFlow
-def _tf():
-    import tensorflow as tf
-
-    return tf
-
-
+# ---------------------------------------------------------------- K-means in Keras ops
 def squared_distances(x, centers):
     """||x_i - c_k||^2 for every row and centroid, as one matrix product."""
-    tf = _tf()
-    x_sq = tf.reduce_sum(x * x, axis=1, keepdims=True)
-    c_sq = tf.reduce_sum(centers * centers, axis=1)
-    return tf.maximum(x_sq - 2.0 * tf.matmul(x, centers, transpose_b=True) + c_sq, 0.0)
+    from keras import ops
+
+    x_sq = ops.sum(x * x, axis=1, keepdims=True)
+    c_sq = ops.sum(centers * centers, axis=1)
+    return ops.maximum(x_sq - 2.0 * ops.matmul(x, ops.transpose(centers)) + c_sq, 0.0)
+
+
+def nearest(d2):
+    """Per row of squared distances: the index of the nearest centroid (the lowest on a
+    tie, as argmin, on TensorFlow and JAX) and its squared distance. One top_k pass does
+    both, where argmin and min are two (and Keras' argmin a few more passes still)."""
+    from keras import ops
+
+    value, index = ops.top_k(-d2, 1)
+    return ops.cast(index[:, 0], "int32"), -value[:, 0]
 
 
 class KMeansOps:
-    """The compiled pieces of K-means; built once per process (tracing costs ~0.5 s) by
-    `kmeans_ops()`."""
+    """The compiled pieces of K-means (nets.backend.compiled: on the backend's device);
+    built once per process (tracing costs ~0.5 s) by `kmeans_ops()`."""
 
     def __init__(self):
-        tf = _tf()
-        fn = tf.function(reduce_retracing=True)
+        from keras import ops
 
-        @fn
+        from nets.backend import compiled
+
         def assign(x, centers):
-            d2 = squared_distances(x, centers)
-            return tf.argmin(d2, axis=1, output_type=tf.int32), tf.reduce_min(d2, axis=1)
+            return nearest(squared_distances(x, centers))
 
-        @fn
         def accumulate(x, centers):
             """Per-centroid sums and counts of the rows assigned to it, and the inertia."""
-            labels, d2 = assign(x, centers)
-            k = tf.shape(centers)[0]
-            sums = tf.math.unsorted_segment_sum(x, labels, k)
-            counts = tf.math.unsorted_segment_sum(tf.ones_like(d2), labels, k)
-            return sums, counts, tf.reduce_sum(d2), d2
+            labels, d2 = nearest(squared_distances(x, centers))
+            k = ops.shape(centers)[0]
+            sums = ops.segment_sum(x, labels, num_segments=k)
+            counts = ops.segment_sum(ops.ones_like(d2), labels, num_segments=k)
+            return sums, counts, ops.sum(d2), d2
 
-        @fn
-        def minibatch_step(x, centers, counts):
-            """Each centroid moves to the mean of every patch it has been given so far
-            (Sculley 2010; scikit-learn's MiniBatchKMeans does the same)."""
-            sums, n, inertia, d2 = accumulate(x, centers)
+        def minibatch_step(x, rows, centers, counts):
+            """The batch x[rows]: each centroid moves to the mean of every patch it has
+            been given so far (Sculley 2010; scikit-learn's MiniBatchKMeans does the
+            same)."""
+            sums, n, inertia, d2 = accumulate(ops.take(x, rows, axis=0), centers)
             total = counts + n
-            moved = (centers * counts[:, None] + sums) / tf.maximum(total, 1.0)[:, None]
-            return tf.where(n[:, None] > 0, moved, centers), total, inertia, n, d2
+            moved = (centers * counts[:, None] + sums) / ops.maximum(total, 1.0)[:, None]
+            return ops.where(n[:, None] > 0, moved, centers), total, inertia, n, d2
 
-        @fn
-        def kmeans_plus_plus(x, k, seed):
+        def kmeans_plus_plus(x, first, draws):
             """Greedy k-means++ (Arthur & Vassilvitskii 2007, as in scikit-learn): draw a
             few candidates with probability proportional to their squared distance to the
-            nearest centroid so far, keep the one that lowers the inertia most."""
-            m = tf.shape(x)[0]
-            trials = 2 + tf.cast(tf.math.log(tf.cast(k, tf.float32)), tf.int32)
-            first = tf.random.stateless_uniform([], seed, 0, m, dtype=tf.int32)
-            chosen = tf.TensorArray(tf.int32, size=k).write(0, first)
-            d2 = tf.reduce_sum(tf.square(x - x[first]), axis=1)
-            for i in tf.range(1, k):
-                logits = tf.math.log(tf.maximum(d2, 1e-30))[None]
-                candidates = tf.random.stateless_categorical(
-                    logits, trials, seed + tf.stack([i, 0]), dtype=tf.int32)[0]
-                options = tf.minimum(d2[:, None], tf.transpose(
-                    squared_distances(tf.gather(x, candidates), x)))  # (m, trials)
-                best = tf.argmin(tf.reduce_sum(options, axis=0), output_type=tf.int32)
-                chosen = chosen.write(i, candidates[best])
-                d2 = options[:, best]
-            return chosen.stack()
+            nearest centroid so far, keep the one that lowers the inertia most. `first` is
+            the first centroid's row, `draws` (K, trials) uniform numbers in [0, 1) for the
+            candidates; returns the K rows chosen."""
+            m, k = ops.shape(x)[0], ops.shape(draws)[0]
+            d2 = ops.sum(ops.square(x - ops.take(x, first, axis=0)), axis=1)
+            chosen = ops.where(ops.arange(k) == 0, ops.cast(first, "int32"),
+                               ops.zeros((k,), "int32"))
 
-        self.assign, self.accumulate = assign, accumulate
-        self.minibatch_step, self.kmeans_plus_plus = minibatch_step, kmeans_plus_plus
+            def pick(i, state):
+                chosen, d2 = state
+                # every row equally likely once every row is a centroid already
+                weights = ops.cumsum(ops.where(ops.sum(d2) > 0, d2, ops.ones_like(d2)))
+                candidates = ops.searchsorted(weights, ops.take(draws, i, axis=0)
+                                              * weights[-1], side="right")
+                candidates = ops.minimum(ops.cast(candidates, "int32"), m - 1)
+                options = ops.minimum(d2[:, None], ops.transpose(squared_distances(
+                    ops.take(x, candidates, axis=0), x)))  # (m, trials)
+                best = ops.argmin(ops.sum(options, axis=0))
+                chosen = ops.where(ops.arange(k) == i, ops.take(candidates, best), chosen)
+                return chosen, ops.take(options, best, axis=1)
+
+            return ops.fori_loop(1, k, pick, (chosen, d2))[0]
+
+        self.assign, self.accumulate = compiled(assign), compiled(accumulate)
+        self.minibatch_step = compiled(minibatch_step)
+        self.kmeans_plus_plus = compiled(kmeans_plus_plus)
 
 
 @functools.cache
@@ -167,7 +176,8 @@ def kmeans_ops() -> KMeansOps:
 def initial_centers(x: np.ndarray, k: int, method: str, rng: np.random.Generator,
                     sample: int | None = None) -> np.ndarray:
     """K starting centroids: k-means++ on a sample of the rows, or K distinct random rows."""
-    tf = _tf()
+    from keras import ops
+
     n = len(x)
     if k > n:
         raise DataError(f"K = {k} clusters is more than the {n} patches to cluster. Use "
@@ -179,16 +189,21 @@ def initial_centers(x: np.ndarray, k: int, method: str, rng: np.random.Generator
     # as scikit-learn: k-means++ on a few thousand rows; the passes that follow do the rest
     sample = min(n, sample or max(3 * k, 3 * 1024))
     rows = rng.choice(n, sample, replace=False) if sample < n else np.arange(n)
-    xs = tf.constant(x[rows])
-    seed = tf.constant(rng.integers(0, 2**31 - 1, 2), tf.int32)
-    return np.array(tf.gather(xs, kmeans_ops().kmeans_plus_plus(xs, tf.constant(k), seed)))
+    xs = np.asarray(x[rows], np.float32)
+    draws = rng.random((k, 2 + int(np.log(k))), np.float32)  # trials per pick as sklearn
+    chosen = kmeans_ops().kmeans_plus_plus(ops.convert_to_tensor(xs),
+                                           np.int32(rng.integers(len(xs))), draws)
+    return xs[ops.convert_to_numpy(chosen)]
 
 
 def inertia(x: np.ndarray, centers: np.ndarray, chunk: int = 65536) -> float:
     """Sum over rows of the squared distance to the nearest centroid."""
-    ops = kmeans_ops()
-    c = _tf().constant(centers, _tf().float32)
-    return float(sum(float(np.sum(ops.assign(x[i:i + chunk], c)[1]))
+    from keras import ops
+
+    assign = kmeans_ops().assign
+    x = np.asarray(x, np.float32)
+    c = ops.convert_to_tensor(np.asarray(centers, np.float32))
+    return float(sum(float(np.sum(ops.convert_to_numpy(assign(x[i:i + chunk], c)[1])))
                      for i in range(0, len(x), chunk)))
 
 
@@ -213,16 +228,18 @@ def fit_kmeans(x: np.ndarray, k: int, *, init: str = "k-means++", batch_size: in
     on_epoch(epoch, mean inertia per patch, centers, counts), checkpoint() to honour
     stop and pause.
     """
-    tf = _tf()
+    from keras import ops
+
+    numpy = ops.convert_to_numpy
     rng = rng or np.random.default_rng(0)
     x = np.ascontiguousarray(x, np.float32)
     n = len(x)
     if centers is None:
         centers = initial_centers(x, k, init, rng)
-    ops = kmeans_ops()
-    c = tf.constant(centers, tf.float32)
+    km = kmeans_ops()
+    c = ops.convert_to_tensor(np.asarray(centers, np.float32))
     full = batch_size >= n
-    xt = tf.constant(x)
+    xt = ops.convert_to_tensor(x)
     history, reseeded, step = [], 0, 0
     counts = np.zeros(k, np.float32)
     seen = counts
@@ -235,16 +252,17 @@ def fit_kmeans(x: np.ndarray, k: int, *, init: str = "k-means++", batch_size: in
                 chunk = max(1, int(CHUNK_BYTES // (4 * max(k, 1))))
                 d2_all = np.empty(n, np.float32)
                 for i in range(0, n, chunk):
-                    s, cnt, inert, d2 = ops.accumulate(xt[i:i + chunk], c)
-                    sums += np.asarray(s)
-                    got += np.asarray(cnt)
-                    total += float(inert)
-                    d2_all[i:i + chunk] = np.asarray(d2)
+                    s, cnt, inert, d2 = km.accumulate(xt[i:i + chunk], c)
+                    sums += numpy(s)
+                    got += numpy(cnt)
+                    total += float(numpy(inert))
+                    d2_all[i:i + chunk] = numpy(d2)
                     if checkpoint:
                         checkpoint()
                 # inertia measured with the centroids before this update: never increases
-                c = tf.constant(np.where(got[:, None] > 0, sums / np.maximum(got, 1)[:, None],
-                                         np.asarray(c)), tf.float32)
+                c = ops.convert_to_tensor(np.where(
+                    got[:, None] > 0, sums / np.maximum(got, 1)[:, None], numpy(c)
+                ).astype(np.float32))
                 counts, seen = got.copy(), got
                 last_d2, last_rows = d2_all, np.arange(n)
                 step += 1
@@ -254,19 +272,20 @@ def fit_kmeans(x: np.ndarray, k: int, *, init: str = "k-means++", batch_size: in
                 order = rng.permutation(n)
                 for i in range(0, n, batch_size):
                     rows = np.sort(order[i:i + batch_size])
-                    c, counts_t, inert, got, d2 = ops.minibatch_step(
-                        tf.gather(xt, rows), c, tf.constant(counts))
-                    counts = np.array(counts_t)
-                    seen += np.asarray(got)
-                    total += float(inert)
-                    last_d2, last_rows = np.asarray(d2), rows
+                    c, counts_t, inert, got, d2 = km.minibatch_step(
+                        xt, rows.astype(np.int32), c, ops.convert_to_tensor(counts))
+                    counts = numpy(counts_t)
+                    seen += numpy(got)
+                    inert = float(numpy(inert))
+                    total += inert
+                    last_d2, last_rows = numpy(d2), rows
                     step += 1
                     if on_batch:
-                        on_batch(step, float(inert) / len(rows))
+                        on_batch(step, inert / len(rows))
                     if checkpoint:
                         checkpoint()
             empty = np.flatnonzero(seen == 0)
-            centers = np.array(c)
+            centers = np.array(numpy(c))
             if len(empty) and last_d2 is not None:
                 weights = last_d2.astype(np.float64)
                 if weights.sum() <= 0:
@@ -278,45 +297,68 @@ def fit_kmeans(x: np.ndarray, k: int, *, init: str = "k-means++", batch_size: in
                 live = counts[counts > 0]
                 counts[empty] = live.min() if len(live) else 1.0
                 reseeded += len(empty)
-                c = tf.constant(centers)
+                c = ops.convert_to_tensor(centers)
             history.append(total / n)
             if on_epoch:
                 on_epoch(epoch, total / n, centers, seen)
     except StopRequested:
-        return KMeansResult(np.array(c), seen, history, reseeded, stopped=True)
-    return KMeansResult(np.array(c), seen, history, reseeded)
+        return KMeansResult(np.array(numpy(c)), seen, history, reseeded, stopped=True)
+    return KMeansResult(np.array(numpy(c)), seen, history, reseeded)
 
 
 # ---------------------------------------------------------------- patch features
 def triangle_encode(d2):
     """f_k = max(0, mean_j(z_j) - z_k) with z_k the distance to centroid k (per row)."""
-    tf = _tf()
-    z = tf.sqrt(d2)
-    return tf.nn.relu(tf.reduce_mean(z, axis=1, keepdims=True) - z)
+    from keras import ops
+
+    z = ops.sqrt(d2)
+    return ops.relu(ops.mean(z, axis=1, keepdims=True) - z)
 
 
 def hard_encode(d2):
     """1 for the nearest centroid, 0 for the others."""
-    tf = _tf()
-    return tf.one_hot(tf.argmin(d2, axis=1), tf.shape(d2)[1], dtype=tf.float32)
+    from keras import ops
+
+    return ops.one_hot(nearest(d2)[0], ops.shape(d2)[1], dtype="float32")
+
+
+def patch_grid(images, size: int, stride: int):
+    """Every size x size patch of (b, h, w, c) images: (b, rows, cols, size*size*c), each
+    flattened in (row, column, channel) order as nets.patches cuts them. One gather of
+    pixels: exact on every device (keras.ops.image.extract_patches is a convolution with
+    an identity kernel, which TF32 hardware rounds) and faster for colour or large
+    patches."""
+    from keras import ops
+
+    _, h, w, c = ops.shape(images)
+    rows, cols = (h - size) // stride + 1, (w - size) // stride + 1
+    offsets = np.arange(size)
+    ys = np.arange(rows)[:, None, None, None] * stride + offsets[None, None, :, None]
+    xs = np.arange(cols)[None, :, None, None] * stride + offsets[None, None, None, :]
+    pixels = (ys * w + xs).reshape(-1).astype(np.int32)  # (rows, cols, size, size)
+    patches = ops.take(ops.reshape(images, (-1, h * w, c)), pixels, axis=1)
+    return ops.reshape(patches, (-1, rows, cols, size * size * c))
 
 
 def pooled_features(images, centers, mean, whiten, *, size: int, stride: int,
                     encoding: str, epsilon: float = P.CONTRAST_EPSILON):
-    """(b, h, w, c) images -> (b, 4K): patch codes summed over the four image quadrants."""
-    tf = _tf()
-    p = tf.image.extract_patches(images, [1, size, size, 1], [1, stride, stride, 1],
-                                 [1, 1, 1, 1], "VALID")
-    b, rows, cols, d = tf.unstack(tf.shape(p))
-    p = p - tf.reduce_mean(p, axis=-1, keepdims=True)
-    p = p / tf.sqrt(tf.reduce_mean(tf.square(p), axis=-1, keepdims=True) + epsilon)
-    flat = tf.matmul(tf.reshape(p, [-1, d]) - mean, whiten)
+    """(b, h, w, c) images -> (b, 4K): patch codes summed over the four image quadrants.
+
+    Every argument is a tensor but the keywords, so it can be compiled as it is."""
+    from keras import ops
+
+    p = patch_grid(ops.cast(images, "float32"), size, stride)
+    _, rows, cols, d = ops.shape(p)
+    k = ops.shape(centers)[0]
+    p = p - ops.mean(p, axis=-1, keepdims=True)
+    p = p / ops.sqrt(ops.mean(ops.square(p), axis=-1, keepdims=True) + epsilon)
+    flat = ops.matmul(ops.reshape(p, (-1, d)) - mean, whiten)
     d2 = squared_distances(flat, centers)
     f = triangle_encode(d2) if encoding == "triangle" else hard_encode(d2)
-    f = tf.reshape(f, [b, rows, cols, -1])
+    f = ops.reshape(f, (-1, rows, cols, k))
     hr, hc = (rows + 1) // 2, (cols + 1) // 2
     quads = [f[:, :hr, :hc], f[:, :hr, hc:], f[:, hr:, :hc], f[:, hr:, hc:]]
-    return tf.concat([tf.reduce_sum(q, axis=(1, 2)) for q in quads], axis=1)
+    return ops.concatenate([ops.sum(q, axis=(1, 2)) for q in quads], axis=1)
 
 
 # ---------------------------------------------------------------- the model
@@ -325,7 +367,8 @@ def build_model(config: Config, input_shape, num_classes: int, encoding: str | N
     pool -> standardise -> softmax. The dictionary and whitening are non-trainable weights,
     so the standard .keras file holds them next to the classifier's."""
     import keras
-    import tensorflow as tf
+
+    from nets.backend import compiled
 
     h, w, channels = (int(v) for v in input_shape)
     rows, cols = P.check_patch_size((h, w), config.patch_size, config.stride)
@@ -350,13 +393,16 @@ def build_model(config: Config, input_shape, num_classes: int, encoding: str | N
                     num_classes, activation="softmax", name="classifier",
                     kernel_regularizer=keras.regularizers.L2(config.l2))
                 self.classifier.build((None, 4 * k))
-            self._features = tf.function(self._raw_features, reduce_retracing=True)
+            # the weights go in as arguments (a compiled function must not read Keras
+            # variables itself), so it always sees their values of the moment
+            self._pooled = compiled(functools.partial(
+                pooled_features, size=config.patch_size, stride=config.stride,
+                encoding=encoding))
             self.built = True  # every weight exists now; loading may begin
 
-        def _raw_features(self, images):
-            return pooled_features(tf.convert_to_tensor(images, tf.float32), self.centers,
-                                   self.patch_mean, self.whiten, size=config.patch_size,
-                                   stride=config.stride, encoding=encoding)
+        def _features(self, images):
+            return self._pooled(images, self.centers.value, self.patch_mean.value,
+                                self.whiten.value)
 
         def features(self, images, standardise: bool = True):
             f = self._features(images)
@@ -373,8 +419,9 @@ def build_model(config: Config, input_shape, num_classes: int, encoding: str | N
             self.centers.assign(centers)
 
         def whitening(self) -> P.Whitening:
-            return P.Whitening(np.asarray(self.patch_mean), np.asarray(self.whiten),
-                               np.asarray(self.unwhiten))
+            numpy = keras.ops.convert_to_numpy
+            return P.Whitening(numpy(self.patch_mean), numpy(self.whiten),
+                               numpy(self.unwhiten))
 
     model = KMeansFeatures()
     model.layout = (rows, cols)
@@ -408,10 +455,17 @@ def feature_chunk(model) -> int:
 
 def all_features(model, images: np.ndarray, on_chunk=None) -> np.ndarray:
     """Raw (unstandardised) features of many images, chunk by chunk."""
+    from keras import ops
+
     chunk = feature_chunk(model)
     out = []
     for i in range(0, len(images), chunk):
-        out.append(np.asarray(model.features(images[i:i + chunk], standardise=False)))
+        part = images[i:i + chunk]
+        n = len(part)
+        if i and n < chunk:  # the last chunk padded to the others' shape: compiled once
+            part = np.concatenate([part, np.zeros((chunk - n,) + part.shape[1:],
+                                                  part.dtype)])
+        out.append(ops.convert_to_numpy(model.features(part, standardise=False))[:n])
         if on_chunk:
             on_chunk()
     return np.concatenate(out) if out else np.zeros((0, 4 * model.centers.shape[0]),
@@ -421,7 +475,9 @@ def all_features(model, images: np.ndarray, on_chunk=None) -> np.ndarray:
 def dictionary_images(model, whitened: bool = False, order=None) -> np.ndarray:
     """The centroids as small images: un-whitened (what the patches look like) or as the
     algorithm sees them (whitened: edges stand out)."""
-    centers = np.asarray(model.centers)
+    from keras import ops
+
+    centers = ops.convert_to_numpy(model.centers)
     if order is not None:
         centers = centers[order]
     if not whitened:
@@ -550,7 +606,8 @@ def train_classifier(model, config: Config, ds, reporter, *, live: bool = True):
         done = Done("finished")
     if not len(ds.y_val):
         return done, None, None
-    guess = np.concatenate([np.asarray(clf(f_val[i:i + 1024], training=False)).argmax(1)
+    guess = np.concatenate([keras.ops.convert_to_numpy(clf(f_val[i:i + 1024],
+                                                           training=False)).argmax(1)
                             for i in range(0, len(f_val), 1024)])
     return (done, float((guess == ds.y_val).mean()),
             confusion_matrix(ds.y_val, guess, ds.num_classes))
@@ -570,7 +627,7 @@ def _obey(reporter):
 def train(request, reporter):
     from nets.runner import TrainedModel, config_meta, prepare
 
-    prep = prepare(request, reporter, Config, can_resume=False)
+    prep = prepare(request, reporter, Config)
     config, ds = prep.config, prep.dataset
     if config.mode == "study":
         return run_study(config, ds, request.seed, reporter)
@@ -617,6 +674,8 @@ def train(request, reporter):
 def run_study(config: Config, ds, seed: int, reporter) -> Done:
     """The paper's comparison on this dataset: every K x {hard, triangle} x whitening
     {off, on}, each dictionary learnt from the same patches and scored on held-out data."""
+    import keras
+
     if not ds.num_classes or not len(ds.y_val):
         raise DataError("The study compares held-out accuracy, so it needs a dataset with "
                         "classes and held-out images (the sample photos have none).")
@@ -642,7 +701,8 @@ def run_study(config: Config, ds, seed: int, reporter) -> Done:
                 dictionary_seconds = time.monotonic() - t0
                 for encoding, model in models.items():
                     t1 = time.monotonic()
-                    model.set_dictionary(first.whitening(), np.asarray(first.centers))
+                    model.set_dictionary(first.whitening(),
+                                         keras.ops.convert_to_numpy(first.centers))
                     _, accuracy, _ = train_classifier(model, cfg, ds, reporter, live=False)
                     row = {"K": k, "whiten": whiten, "encoding": encoding,
                            "accuracy": accuracy,
@@ -684,4 +744,4 @@ FAMILY = Family(key="kmeans", title="K-means",
                         "and classify them with a linear model.",
                 config=Config, train=train, load=load,
                 datasets=("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "cifar10", "photos"),
-                can_resume=False)
+                length_field="kmeans_epochs", can_resume=False)

@@ -7,11 +7,12 @@ soft thresholding, with momentum) and the atoms by block-coordinate descent on t
 running statistics of codes and patches (Mairal, Bach, Ponce & Sapiro 2009, the method
 scikit-learn's MiniBatchDictionaryLearning uses). Mairal et al. project each atom back into
 the unit ball (norm <= 1); here it is rescaled to norm exactly 1, where the atoms in use
-end up anyway. Both steps run in TensorFlow.
+end up anyway. Both steps are compiled Keras ops, so they run on any backend.
 Unlike an autoencoder, coding a new image is itself an optimisation: the tab times both.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from dataclasses import dataclass
@@ -116,75 +117,98 @@ def as_patch(image: np.ndarray, size: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the optimisation
-def _tf():
-    import tensorflow as tf
-
-    return tf
-
-
-def lipschitz(atoms):
+def lipschitz(atoms) -> float:
     """2 * largest eigenvalue of the Gram matrix: the gradient of ||x - aD||^2 changes at
-    most this fast, so 1/L is a safe step size."""
-    tf = _tf()
-    gram = tf.matmul(atoms, atoms, transpose_b=True)
-    return 2.0 * tf.reduce_max(tf.linalg.eigvalsh(gram))
+    most this fast, so 1/L is a safe step size. The (k, k) eigenproblem is numpy's (Keras
+    has eigh only, which also finds the eigenvectors: slow on JAX)."""
+    from keras import ops
+
+    gram = ops.convert_to_numpy(ops.matmul(atoms, ops.transpose(atoms)))
+    with _one_blas_thread():
+        return 2.0 * float(np.linalg.eigvalsh(gram)[-1])
+
+
+@functools.cache
+def _blas_threads():
+    try:
+        from threadpoolctl import ThreadpoolController  # comes with scikit-learn
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """numpy's BLAS on one thread for a while: next to the backend's own busy threads its
+    threads can make a 2 ms eigenproblem take half a second."""
+    controller = _blas_threads()
+    return (controller.limit(limits=1, user_api="blas") if controller is not None
+            else contextlib.nullcontext())
 
 
 def soft_threshold(v, threshold):
-    tf = _tf()
-    return tf.sign(v) * tf.nn.relu(tf.abs(v) - threshold)
+    from keras import ops
+
+    return ops.sign(v) * ops.relu(ops.abs(v) - threshold)
 
 
 def objective(x, codes, atoms, lam):
     """Mean over rows of ||x - a D||^2 + lambda * ||a||_1 (the slide's formula, per patch)."""
-    tf = _tf()
-    residual = x - tf.matmul(codes, atoms)
-    return tf.reduce_mean(tf.reduce_sum(tf.square(residual), axis=1)
-                          + lam * tf.reduce_sum(tf.abs(codes), axis=1))
+    from keras import ops
+
+    residual = x - ops.matmul(codes, atoms)
+    return ops.mean(ops.sum(ops.square(residual), axis=1)
+                    + lam * ops.sum(ops.abs(codes), axis=1))
 
 
 class CodingOps:
-    """The compiled pieces; built once per process by `coding_ops()`."""
+    """The compiled pieces (nets.backend.compiled: on the backend's device); built once
+    per process by `coding_ops()`."""
 
     def __init__(self):
-        tf = _tf()
+        from keras import ops
 
-        @tf.function(reduce_retracing=True)
+        from nets.backend import compiled
+
         def fista(x, atoms, lam, iterations, step_size):
             """Codes minimising ||x - a D||^2 + lam * |a|_1 for every row of x at once;
             lam is a number or one per row, shape (n, 1)."""
-            gram = tf.matmul(atoms, atoms, transpose_b=True)
-            b = tf.matmul(x, atoms, transpose_b=True)
-            a = tf.zeros_like(b)
-            y, t = a, tf.constant(1.0)
+            gram = ops.matmul(atoms, ops.transpose(atoms))
+            b = ops.matmul(x, ops.transpose(atoms))
             # one threshold per row, shape (n, 1), whether lam came as a number or per row
-            threshold = tf.reshape(lam, [-1, 1]) * step_size
-            for _ in tf.range(iterations):
-                grad = 2.0 * (tf.matmul(y, gram) - b)
-                a_next = soft_threshold(y - step_size * grad, threshold)
-                t_next = (1.0 + tf.sqrt(1.0 + 4.0 * t * t)) / 2.0
-                y = a_next + ((t - 1.0) / t_next) * (a_next - a)
-                a, t = a_next, t_next
-            return a
+            threshold = ops.reshape(lam, (-1, 1)) * step_size
 
-        @tf.function(reduce_retracing=True)
+            def step(_, state):
+                a, y, t = state
+                grad = 2.0 * (ops.matmul(y, gram) - b)
+                a_next = soft_threshold(y - step_size * grad, threshold)
+                t_next = (1.0 + ops.sqrt(1.0 + 4.0 * t * t)) / 2.0
+                y = a_next + ((t - 1.0) / t_next) * (a_next - a)
+                return a_next, y, t_next
+
+            a = ops.zeros_like(b)
+            return ops.fori_loop(0, iterations, step, (a, a, ops.ones((), b.dtype)))[0]
+
         def update_atoms(atoms, stat_a, stat_b):
             """One sweep of block-coordinate descent over the atoms (Mairal et al. 2009,
             algorithm 2): atom j moves to its least-squares best given the others, then
-            to unit length (the paper: back into the unit ball, if outside).
+            to unit length (the paper: back into the unit ball, if outside). An atom no
+            code uses, or one that would vanish, stays as it is.
             stat_a = sum a a^T (k, k), stat_b = sum a^T x (k, d)."""
-            k = tf.shape(atoms)[0]
-            for j in tf.range(k):
-                ajj = stat_a[j, j]
-                if ajj > 1e-10:
-                    u = atoms[j] + (stat_b[j] - tf.linalg.matvec(atoms, stat_a[j],
-                                                                 transpose_a=True)) / ajj
-                    norm = tf.norm(u)
-                    if norm > 1e-10:
-                        atoms = tf.tensor_scatter_nd_update(atoms, [[j]], [u / norm])
-            return atoms
+            def sweep(j, atoms):
+                a_j = ops.take(stat_a, j, axis=0)  # (k,)
+                ajj = ops.take(a_j, j)
+                atom = ops.take(atoms, j, axis=0)
+                u = atom + (ops.take(stat_b, j, axis=0)
+                            - ops.matmul(a_j, atoms)) / ops.maximum(ajj, 1e-10)
+                norm = ops.sqrt(ops.sum(ops.square(u)))
+                moved = ops.where((ajj > 1e-10) & (norm > 1e-10),
+                                  u / ops.maximum(norm, 1e-10), atom)
+                return ops.slice_update(atoms, (j, 0), moved[None, :])
 
-        self.fista, self.update_atoms = fista, update_atoms
+            return ops.fori_loop(0, ops.shape(atoms)[0], sweep, atoms)
+
+        self.fista = compiled(fista)
+        self.update_atoms = compiled(update_atoms)
 
 
 @functools.cache
@@ -194,14 +218,14 @@ def coding_ops() -> CodingOps:
 
 def encode(x: np.ndarray, atoms, lam, iterations: int, step_size=None) -> np.ndarray:
     """Sparse codes of prepared rows x for a dictionary (k, d)."""
-    tf = _tf()
-    atoms = tf.convert_to_tensor(atoms, tf.float32)
+    from keras import ops
+
+    atoms = ops.convert_to_tensor(atoms, "float32")
     if step_size is None:
         step_size = 1.0 / lipschitz(atoms)
-    lam = tf.convert_to_tensor(lam, tf.float32)
-    return np.asarray(coding_ops().fista(tf.convert_to_tensor(x, tf.float32), atoms, lam,
-                                            tf.constant(int(iterations)),
-                                            tf.convert_to_tensor(step_size, tf.float32)))
+    return ops.convert_to_numpy(coding_ops().fista(
+        ops.convert_to_tensor(x, "float32"), atoms, ops.convert_to_tensor(lam, "float32"),
+        np.int32(iterations), np.float32(step_size)))
 
 
 # ---------------------------------------------------------------- the model
@@ -239,8 +263,14 @@ def build_model(config: Config):
     return SparseDictionary()
 
 
+def _numpy(tensor) -> np.ndarray:
+    from keras import ops
+
+    return ops.convert_to_numpy(tensor)
+
+
 def atom_images(atoms: np.ndarray, size: int) -> np.ndarray:
-    return P.as_images(np.asarray(atoms), size, 1)
+    return P.as_images(_numpy(atoms), size, 1)
 
 
 @dataclass
@@ -261,7 +291,7 @@ def code_image(model, config: Config, patch: np.ndarray, lam: float) -> Coded:
     t0 = time.perf_counter()
     code = model.codes(prepared.x, lam)
     seconds = time.perf_counter() - t0
-    recon = prepared.restore(code @ np.asarray(model.atoms))
+    recon = prepared.restore(code @ _numpy(model.atoms))
     size = config.patch_size
     return Coded(np.asarray(patch, np.float32).reshape(size, size), code[0],
                  recon.reshape(size, size), int(np.sum(np.abs(code) > ACTIVE)),
@@ -272,7 +302,7 @@ def sparsity_sweep(model, config: Config, patch: np.ndarray, lams: np.ndarray):
     """(active atoms, error per pixel) of one patch for each lambda, all in one FISTA run."""
     prepared = preprocess(np.repeat(patch, len(lams), axis=0), config.preprocessing)
     codes = model.codes(prepared.x, np.asarray(lams, np.float32)[:, None])
-    recon = prepared.restore(codes @ np.asarray(model.atoms))
+    recon = prepared.restore(codes @ _numpy(model.atoms))
     return (np.sum(np.abs(codes) > ACTIVE, axis=1),
             np.mean((recon - patch) ** 2, axis=1))
 
@@ -282,13 +312,13 @@ def encoding_times(model, config: Config, repeats: int = 30) -> dict:
     autoencoder encoder with the same code size (the Autoencoders tab's Dense layer; the
     time of a forward pass does not depend on what its weights are)."""
     import keras
-    import tensorflow as tf
+
+    from nets.backend import predictor
 
     d, k = config.patch_size ** 2, config.atoms
     x = np.random.default_rng(0).random((1, d), np.float32)
     encoder = keras.Sequential([keras.Input((d,)), keras.layers.Dense(k, "sigmoid")])
-    forward = tf.function(lambda v: encoder(v, training=False))
-    xt = tf.constant(x)
+    forward = predictor(encoder)
 
     def median(fn):
         np.asarray(fn())  # warm up (tracing)
@@ -301,7 +331,7 @@ def encoding_times(model, config: Config, repeats: int = 30) -> dict:
 
     prepared = preprocess(x, config.preprocessing).x
     return {"sparse_coding": median(lambda: model.codes(prepared)),
-            "autoencoder": median(lambda: forward(xt)),
+            "autoencoder": median(lambda: forward(x)),
             "iterations": config.coding_iterations}
 
 
@@ -312,8 +342,9 @@ def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
 
     Stop keeps the atoms reached so far (StopRequested is re-raised after storing them).
     """
-    tf = _tf()
-    ops = coding_ops()
+    from keras import ops
+
+    coding = coding_ops()
     n, d = x.shape
     k = config.atoms
     if config.init == "random patches":
@@ -322,11 +353,11 @@ def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
     else:
         atoms = rng.standard_normal((k, d)).astype(np.float32)
     atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
-    atoms = tf.constant(atoms)
-    stat_a = tf.zeros((k, k))
-    stat_b = tf.zeros((k, d))
-    lam = tf.constant(float(config.sparsity))
-    iters = tf.constant(config.coding_iterations)
+    atoms = ops.convert_to_tensor(atoms)
+    stat_a = ops.zeros((k, k))
+    stat_b = ops.zeros((k, d))
+    lam = np.float32(config.sparsity)
+    iters = np.int32(config.coding_iterations)
     batch = min(config.batch_size, n)
     steps = int(np.ceil(n / batch))
     history: list[dict] = []
@@ -336,7 +367,7 @@ def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
         nonlocal last_image
         if force or time.monotonic() - last_image > 0.5:
             last_image = time.monotonic()
-            reporter.emit(ImageEvent("atoms", atom_images(np.asarray(atoms),
+            reporter.emit(ImageEvent("atoms", atom_images(ops.convert_to_numpy(atoms),
                                                           config.patch_size)))
 
     fewer = f" (not {config.patches:,}: see the log)" if n < config.patches else ""
@@ -350,56 +381,60 @@ def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
             order = rng.permutation(n)
             total, active = 0.0, 0.0
             for s in range(steps):
-                xb = tf.constant(x[order[s * batch:(s + 1) * batch]])
-                step_size = 1.0 / lipschitz(atoms)
-                codes = ops.fista(xb, atoms, lam, iters, step_size)
-                value = float(objective(xb, codes, atoms, lam))
+                xb = ops.convert_to_tensor(x[order[s * batch:(s + 1) * batch]])
+                step_size = np.float32(1.0 / lipschitz(atoms))
+                codes = coding.fista(xb, atoms, lam, iters, step_size)
+                value = float(ops.convert_to_numpy(objective(xb, codes, atoms, lam)))
                 # Mairal's forgetting factor: old statistics fade as the atoms improve
                 m = int(xb.shape[0])
                 seen += 1
                 theta = m * seen if seen < m else m * m + seen - m
                 beta = (theta + 1.0 - m) / (theta + 1.0)
-                stat_a = beta * stat_a + tf.matmul(codes, codes, transpose_a=True) / m
-                stat_b = beta * stat_b + tf.matmul(codes, xb, transpose_a=True) / m
-                atoms = ops.update_atoms(atoms, stat_a, stat_b)
+                stat_a = beta * stat_a + ops.matmul(ops.transpose(codes), codes) / m
+                stat_b = beta * stat_b + ops.matmul(ops.transpose(codes), xb) / m
+                atoms = coding.update_atoms(atoms, stat_a, stat_b)
                 atoms = _reseed_unused(atoms, stat_a, xb, rng)
                 total += value * m
-                active += float(np.sum(np.abs(np.asarray(codes)) > ACTIVE))
+                active += float(np.sum(np.abs(ops.convert_to_numpy(codes)) > ACTIVE))
                 reporter.emit(BatchMetrics(epoch * steps + s + 1, epoch, {"objective": value}))
                 show()
                 reporter.controls.checkpoint()
             metrics = {"objective": total / n, "active atoms": active / n}
             if val is not None and len(val):
                 vcodes = encode(val, atoms, config.sparsity, config.coding_iterations)
-                metrics["val_objective"] = float(objective(val, vcodes, atoms, lam))
+                metrics["val_objective"] = float(ops.convert_to_numpy(
+                    objective(val, vcodes, atoms, lam)))
                 metrics["val_active atoms"] = float(np.mean(np.sum(np.abs(vcodes) > ACTIVE, 1)))
             history.append(metrics)
             reporter.emit(EpochMetrics(epoch, config.epochs, metrics,
                                        time.monotonic() - t0))
             show(force=True)
     finally:
-        model.set_atoms(np.asarray(atoms))
+        model.set_atoms(ops.convert_to_numpy(atoms))
     return history
 
 
 def _reseed_unused(atoms, stat_a, xb, rng):
     """An atom no code uses (zero diagonal of A) gets a random patch of the batch, so no
     atom stays dead."""
-    tf = _tf()
-    unused = np.flatnonzero(np.diagonal(np.asarray(stat_a)) <= 1e-10)
+    from keras import ops
+
+    unused = np.flatnonzero(np.diagonal(ops.convert_to_numpy(stat_a)) <= 1e-10)
     if not len(unused):
         return atoms
-    rows = np.asarray(xb)[rng.choice(len(xb), len(unused))]
+    rows = ops.convert_to_numpy(xb)[rng.choice(len(xb), len(unused))]
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     rows = np.where(norms > 1e-6, rows / np.maximum(norms, 1e-6),
                     rng.standard_normal(rows.shape) / np.sqrt(rows.shape[1]))
-    return tf.tensor_scatter_nd_update(atoms, unused[:, None], rows.astype(np.float32))
+    atoms = np.array(ops.convert_to_numpy(atoms))
+    atoms[unused] = rows
+    return ops.convert_to_tensor(atoms)
 
 
 def train(request, reporter):
     from nets.runner import TrainedModel, config_meta, prepare
 
-    prep = prepare(request, reporter, Config, can_resume=False)
+    prep = prepare(request, reporter, Config)
     config, ds = prep.config, prep.dataset
     rng = np.random.default_rng(request.seed)
     size = config.patch_size
@@ -449,7 +484,7 @@ def load(path):
                                    "description in the file.")
     model = build_model(config)
     storage.load_weights(model, path)
-    model.set_atoms(np.asarray(model.atoms))
+    model.set_atoms(_numpy(model.atoms))
     return TrainedModel(model, "sparse_coding", meta, list(meta.get("history", [])))
 
 

@@ -6,7 +6,9 @@ whose closed form for a diagonal Gaussian is -1/2 * sum(1 + log sigma^2 - mu^2 -
 With beta = 1 that is the negative ELBO; other values give the beta-VAE objective
 (Higgins et al. 2017). Sampling uses the reparameterisation
 z = mu + sigma * eps, so gradients flow through mu and sigma (Kingma & Welling 2014).
-Written after keras.io's "Variational AutoEncoder" example, as a Model with train_step.
+Written after keras.io's "Variational AutoEncoder" example, with Keras' own training step
+(so it trains on every backend): the sampling layer adds the KL term as a layer loss and
+the model's compute_loss adds the reconstruction term.
 """
 from __future__ import annotations
 
@@ -90,66 +92,67 @@ def _decoder(config: Config, output_shape):
     return keras.Model(z, x, name="decoder")
 
 
+def reconstruction_loss(x, x_hat):
+    """Minus the Bernoulli log-likelihood of each image: binary cross-entropy summed over
+    its pixels (nats per image), one value per image."""
+    import keras
+    from keras import ops
+
+    return ops.sum(keras.losses.binary_crossentropy(x[..., None], x_hat[..., None]),
+                   axis=(1, 2, 3))
+
+
 def build_model(config: Config, input_shape):
     import keras
     from keras import ops
 
     from nets.runner import make_optimizer
 
+    class Sampling(keras.layers.Layer):
+        """z = mean + sigma * eps, the reparameterisation; adds the batch's mean KL as a
+        layer loss, which compute_loss below weighs by beta."""
+
+        def __init__(self):
+            super().__init__(name="sampling")
+            self.seed = keras.random.SeedGenerator(0)
+
+        def call(self, mean, log_var):
+            self.add_loss(ops.mean(kl_divergence(mean, log_var)))
+            eps = keras.random.normal(ops.shape(mean), seed=self.seed)
+            return mean + ops.exp(0.5 * log_var) * eps
+
     class VAE(keras.Model):
-        """Encoder + sampling + decoder; train_step returns the ELBO's two terms."""
+        """Encoder + sampling + decoder, trained by Keras' own fit on every backend.
+
+        Calling it gives one sampled reconstruction of each image (in evaluate too, so the
+        held-out figures are the same one-sample estimate of the ELBO as in training); the
+        live views use the encoder and decoder directly (Codec)."""
 
         def __init__(self):
             super().__init__(name="vae")
             self.encoder = _encoder(config, input_shape)
             self.decoder = _decoder(config, input_shape)
+            self.sampling = Sampling()
             self.beta = config.beta
-            self.seed = keras.random.SeedGenerator(0)
-            self.trackers = {k: keras.metrics.Mean(name=k)
-                             for k in ("loss", "reconstruction", "kl")}
-
-        @property
-        def metrics(self):
-            return list(self.trackers.values())
+            self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+            self.kl_tracker = keras.metrics.Mean(name="kl")
 
         def call(self, x, training=False):
             mean, log_var = self.encoder(x, training=training)
-            return self.decoder(mean, training=training)
+            return self.decoder(self.sampling(mean, log_var), training=training)
 
-        def _elbo(self, x, training):
-            mean, log_var = self.encoder(x, training=training)
-            eps = keras.random.normal(ops.shape(mean), seed=self.seed)
-            z = mean + ops.exp(0.5 * log_var) * eps
-            x_hat = self.decoder(z, training=training)
-            # Bernoulli log-likelihood of each pixel, summed over the image: nats per digit
-            recon = ops.sum(keras.losses.binary_crossentropy(x[..., None], x_hat[..., None]),
-                            axis=(1, 2, 3))
-            kl = kl_divergence(mean, log_var)
-            return ops.mean(recon), ops.mean(kl)
-
-        def _update(self, x, recon, kl, total):
-            # weighted by batch size, as Keras weighs compiled losses: a short last batch
-            # counts for what it holds (and the per-batch values can be recovered exactly)
-            n = ops.cast(ops.shape(x)[0], "float32")
-            for key, value in (("loss", total), ("reconstruction", recon), ("kl", kl)):
-                self.trackers[key].update_state(value, sample_weight=n)
-            return {k: t.result() for k, t in self.trackers.items()}
-
-        def train_step(self, data):
-            import tensorflow as tf
-
-            x = data[0] if isinstance(data, tuple) else data
-            with tf.GradientTape() as tape:
-                recon, kl = self._elbo(x, True)
-                total = recon + self.beta * kl
-            grads = tape.gradient(total, self.trainable_weights)
-            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-            return self._update(x, recon, kl, total)
-
-        def test_step(self, data):
-            x = data[0] if isinstance(data, tuple) else data
-            recon, kl = self._elbo(x, False)
-            return self._update(x, recon, kl, recon + self.beta * kl)
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                         training=True):
+            # Both terms are batch means of per-image sums, and Keras' loss tracker and
+            # these two are weighted by batch size: a short last batch counts for what it
+            # holds (and the per-batch values can be recovered exactly).
+            target = x if y is None else y
+            recon = ops.mean(reconstruction_loss(target, y_pred))
+            kl = sum(self.losses)  # the sampling layer's mean KL of this batch, its only loss
+            n = ops.cast(ops.shape(target)[0], "float32")
+            self.reconstruction_tracker.update_state(recon, sample_weight=n)
+            self.kl_tracker.update_state(kl, sample_weight=n)
+            return recon + self.beta * kl
 
     model = VAE()
     model(np.zeros((1, *input_shape), np.float32))  # create every variable now
@@ -160,22 +163,16 @@ def build_model(config: Config, input_shape):
 # ---------------------------------------------------------------- fast calls for live views
 class Codec:
     """Encode and decode with compiled functions (about 1 ms a call on the CPU), for the
-    latent explorer: dragging on the map must stay fluid."""
+    latent explorer: dragging on the map must stay fluid. They always use the model's
+    current weights, so one codec serves a model that is still training."""
 
     def __init__(self, model):
-        import tensorflow as tf
+        from nets import backend
 
         self.model = model
         self.latent_dim = model.encoder.outputs[0].shape[-1]
-        # Any batch size, one trace each: a new trace per batch size (a drag, a grid, the
-        # last short batch) made TensorFlow warn about retracing in the terminal.
-        image_shape = tuple(model.encoder.inputs[0].shape[1:])
-        self._decode = tf.function(
-            lambda z: model.decoder(z, training=False),
-            input_signature=[tf.TensorSpec((None, self.latent_dim), tf.float32)])
-        self._encode = tf.function(
-            lambda x: model.encoder(x, training=False),
-            input_signature=[tf.TensorSpec((None, *image_shape), tf.float32)])
+        self._decode = backend.predictor(model.decoder)
+        self._encode = backend.predictor(model.encoder)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """(n, latent) -> (n, h, w) or (n, h, w, 3) images in [0, 1]."""
@@ -227,6 +224,7 @@ def train(request, reporter):
     from nets.runner import config_meta, fit_keras, prepare, resume_weights
 
     prep = prepare(request, reporter, Config)
+    request = prep.request  # a resumed run's settings; the caller's request is unchanged
     config, ds = prep.config, prep.dataset
     model = build_model(config, ds.input_shape)
     resume_weights(model, prep, reporter)

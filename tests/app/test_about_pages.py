@@ -1,13 +1,13 @@
 """Every family's About page names the papers behind it (authors, year, title) and says what
 to try, so that what the tab teaches can be followed back to its sources."""
-import importlib
 import re
 
 import pytest
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QLabel
 
-from app.main_window import TABS
+from app.main_window import load_tab_class
+from nets import registry
 
 # Any citation: "Name 2011", "Name & Name 2009", "Name et al. 2015", "Name, Name & Name 2007"
 # or "Name (2011)".
@@ -53,14 +53,9 @@ def cites(text: str, author: str, year: int, title: str) -> bool:
     return near is not None and title.casefold() in text.casefold()
 
 
-def tab_class(spec: str):
-    module, name = spec.split(":")
-    return getattr(importlib.import_module(module), name)
-
-
-@pytest.mark.parametrize("spec", TABS)
+@pytest.mark.parametrize("spec", registry.keys())
 def test_every_about_page_names_its_papers_and_says_what_to_try(open_tab, spec):
-    tab = open_tab(tab_class(spec))
+    tab = open_tab(load_tab_class(spec))
     text = about_text(tab)
     assert re.search(r"\bTry this\b", text), f"{spec}: no 'Try this' line"
     assert CITATION.search(text), f"{spec}: names no paper (author and year)"
@@ -85,10 +80,8 @@ def test_a_page_without_its_citation_fails_the_check():
 
 def test_every_family_has_its_expected_papers_listed():
     """A family added later gets its own line in EXPECTED, not a silent pass."""
-    from nets import runner
-
-    assert set(runner.FAMILIES) <= set(EXPECTED), \
-        f"no expected papers for {sorted(set(runner.FAMILIES) - set(EXPECTED))}"
+    assert set(registry.keys()) <= set(EXPECTED), \
+        f"no expected papers for {sorted(set(registry.keys()) - set(EXPECTED))}"
 
 
 def test_the_welcome_page_names_the_courses_families_that_have_no_tab_yet(qtbot):

@@ -1,10 +1,12 @@
-"""The main window: tabs from the registry, TensorFlow info, closing mid-training."""
+"""The main window: tabs from the registry, backend info, closing mid-training."""
 import os
 import time
 
 import pytest
 
-from app.main_window import TABS, MainWindow
+from app.main_window import BACKEND_SETTING, MainWindow
+from app import settings
+from nets import backend, registry
 from app.tabs.cnn import CNNTab
 
 
@@ -20,20 +22,41 @@ def window(qtbot):
 
 
 def test_every_registered_tab_is_built_and_the_device_is_named(window):
-    assert len(window.tabs) == len(TABS) and not window.load_errors
-    assert window.tab_widget.count() == len(TABS) + 1  # and the welcome page
+    assert len(window.tabs) == len(registry.ENTRIES) and not window.load_errors
+    assert window.tab_widget.count() == len(registry.ENTRIES) + 1  # and the welcome page
+    for tab, key in zip(window.tabs, registry.keys()):  # in the registry's order, titled
+        assert tab.panel.family_key == key
+        title = window.tab_widget.tabText(window.tab_widget.indexOf(tab))
+        assert title == registry.family(key).title
     text = window.device_label.text()
     assert text.startswith("TensorFlow 2.") and "Keras 3." in text
     assert "CPU" in text or "GPU" in text
 
 
-def test_a_tab_that_fails_to_import_is_left_out_with_a_message(qtbot):
-    w = MainWindow(["app.tabs.cnn:CNNTab", "app.tabs.nowhere:Nothing"])
+def test_the_backend_is_a_setting_for_the_next_start(window):
+    jax = window.backend_actions["jax"]
+    assert jax.isEnabled() == backend.installed("jax")
+    assert window.backend_actions["tensorflow"].isChecked()  # nothing stored: the default
+    window.backend_actions["tensorflow"].trigger()
+    assert "now in use" in window.statusBar().currentMessage()
+    if jax.isEnabled():
+        jax.trigger()
+        assert settings.load_json(BACKEND_SETTING) == "jax"
+        assert "JAX is used from the next start" in window.statusBar().currentMessage()
+    else:
+        assert "not installed" in jax.text() and ".[jax]" in jax.toolTip()
+
+
+def test_a_tab_that_fails_to_import_is_left_out_with_a_message(qtbot, monkeypatch):
+    monkeypatch.setattr(registry, "ENTRIES", registry.ENTRIES + (
+        ("nowhere", "nets.families.nowhere", "app.tabs.nowhere:Nothing"),))
+    w = MainWindow(["cnn", "nowhere"], backend_note="PyTorch is not installed, so ...")
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.tabs_ready, timeout=60000):
         pass
     assert len(w.tabs) == 1 and isinstance(w.tabs[0], CNNTab)
     assert any("app.tabs.nowhere" in e for e in w.load_errors)
+    assert w.load_errors[0].startswith("PyTorch is not installed")  # said first
     w.close()
 
 

@@ -244,3 +244,50 @@ def test_saved_autoencoder_loads_and_reconstructs_the_same(tmp_path):
     np.testing.assert_allclose(loaded.extra.reconstruct(x), done.result.extra.reconstruct(x),
                                atol=1e-6)
     assert loaded.extra.config.kind == "denoising"
+
+
+class StopAfterEpoch(ListReporter):
+    """Presses Stop when the run has finished the given epoch (0-based, whole run)."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.stop_at = epoch
+
+    def emit(self, event):
+        super().emit(event)
+        if isinstance(event, EpochMetrics) and event.epoch == self.stop_at:
+            self.controls.stop()
+
+
+def test_a_stopped_stacked_run_resumes_in_the_stage_it_stopped_in():
+    cfg = aes.Config(**{**FAST, "kind": "stacked", "layers": 2, "hidden": 32})
+    request = runner.RunRequest("autoencoder", cfg, "mnist-5k", seed=3)
+    stopper = StopAfterEpoch(2)  # the first epoch of layer 2's greedy stage
+    first = runner.execute(request, stopper)
+    assert first.status == "stopped"
+    found = storage.AutosaveSlot("autoencoder").latest()
+    assert found.meta["epoch"] == 3 and found.meta["epochs"] == 6  # 3 stages of 2
+    rep = ListReporter()
+    done = runner.execute(runner.RunRequest("autoencoder", cfg, "mnist-5k", seed=3,
+                                            resume=True), rep)
+    assert done.status == "finished", done.message
+    started = rep.of(Started)[0]
+    assert started.first_step == 3 * started.total_steps // 6  # half way: 3 of 6 epochs
+    fresh = [e.epoch for e in rep.of(EpochMetrics)]
+    assert fresh[-3:] == [3, 4, 5]  # layer 2's second epoch, then the fine-tuning
+    # layer 1's greedy stage is not done again
+    assert [a.value[0] for a in rep.of(Artifact) if a.name == "stage"] == ["layer 2",
+                                                                         "fine-tune"]
+
+
+def test_a_plain_autoencoder_resumes_with_its_optimizer():
+    cfg = aes.Config(**{**FAST, "epochs": 2})
+    assert runner.execute(runner.RunRequest("autoencoder", cfg, "mnist-5k"),
+                          ListReporter()).status == "finished"
+    rep = ListReporter()
+    done = runner.execute(runner.RunRequest("autoencoder", cfg, "mnist-5k", resume=True,
+                                            length=3), rep)
+    assert done.status == "finished"
+    assert [e.epoch for e in rep.of(EpochMetrics)] == [0, 1, 2]  # two replayed, one new
+    steps = int(np.ceil(4000 / FAST["batch_size"]))
+    assert int(done.result.model.optimizer.iterations) == 3 * steps

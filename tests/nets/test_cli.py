@@ -42,11 +42,11 @@ def test_bad_options_are_refused_in_words(tmp_path):
 
 def test_an_atari_game_on_the_command_line_starts_from_the_papers_settings():
     import main
-    from nets import runner
+    from nets import registry
     from nets.families import dqn
 
     parser = main.build_parser()
-    module = runner.family("dqn")
+    module = registry.family("dqn")
     pong = main.config_from_args(module, parser.parse_args(
         ["train", "dqn", "--game", "Pong", "--batch-size", "16"]))
     assert pong.train_every == 4 and pong.learning_rate == dqn.ATARI_SETTINGS[

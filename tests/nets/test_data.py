@@ -134,3 +134,15 @@ def test_a_link_back_into_the_folder_is_skipped_and_counted(tmp_path):
     assert "1 links that lead back into the folder" in ds.report
     assert "1 links to folders (not followed)" in ds.report
     assert "no usable images in them: empty" in ds.report
+
+
+def test_what_a_family_offers_and_the_words_for_each_choice(tmp_path):
+    assert data.offered_keys(None) == data.DEFAULT_KEYS
+    assert data.offered_keys(("photos",)) == ("photos",)
+    assert data.offers_choice(None) and not data.offers_choice(())
+    key = data.folder_key(tmp_path / "cats")
+    assert data.folder_of(key) == str(tmp_path / "cats") and data.folder_of("mnist") is None
+    assert data.folder_label(tmp_path / "cats") == "Folder: cats"
+    assert "28x28 greyscale" in data.note(key)
+    assert "bundled 5,000" in data.note("mnist") or "Keras cache" in data.note("mnist")
+    assert data.note("photos") == next(c.help for c in data.CHOICES if c.key == "photos")

@@ -106,6 +106,65 @@ def test_target_network_changes_only_every_c_steps():
                                                      learner.target.get_weights()))
 
 
+class ScriptedGame(dqn.Game):
+    """A game of 2x2 frames numbered 1, 2, 3...: a life is lost at frame 3, the game is over
+    at frame 5, and it scores 1 a step."""
+
+    n_actions, action_names, obs_shape, obs_dtype = 2, ["a", "b"], (2, 2), np.uint8
+
+    def __init__(self):
+        self.frame, self.resets = 0, 0
+
+    def reset(self):
+        self.frame, self.resets = 1, self.resets + 1
+        return np.full((2, 2), 1, np.uint8)
+
+    def step(self, action):
+        self.frame += 1
+        return (np.full((2, 2), self.frame, np.uint8), 1.0, 1.0, self.frame in (3, 5),
+                self.frame == 5, False)
+
+    def close(self):
+        pass
+
+
+def test_play_stacks_frames_starts_an_episode_after_a_lost_life_and_stops_after_its_games():
+    game = ScriptedGame()
+    play = dqn.Play(game, history=4, games=2)
+    steps = []
+    while not play.finished:
+        steps.append(play.step(0))
+    assert len(steps) == 8 and game.resets == 2  # no new game after the last one
+    assert [s.first for s in steps[:4]] == [True, False, True, False]  # life lost at 3
+    assert [s.done for s in steps[:4]] == [False, True, False, True]
+    assert [s.over for s in steps[:4]] == [False, False, False, True]
+    assert [int(v) for v in steps[3].state[0, 0]] == [0, 0, 3, 4]  # the new episode's
+    assert int(steps[3].observation[0, 0]) == 4
+    assert steps[3].score == 4.0 and steps[3].length == 4 and play.scores == [4.0, 4.0]
+    assert steps[4].first and [int(v) for v in steps[4].state[0, 0]] == [0, 0, 0, 1]
+
+
+def test_a_step_that_is_not_finite_is_not_applied():
+    learner = dqn.Learner(dqn.Config(), (4,), 2)
+    rng = np.random.default_rng(0)
+    states = rng.standard_normal((8, 4)).astype(np.float32)
+    before = [w.copy() for w in learner.q.get_weights()]
+    loss = learner.train_step(states, np.zeros(8, np.int32), np.full(8, np.nan, np.float32),
+                              states, np.zeros(8, np.float32))
+    assert np.isnan(loss)
+    assert all(np.array_equal(a, b) for a, b in zip(before, learner.q.get_weights()))
+    assert np.isfinite(learner.train_step(states, np.ones(8, np.int32),
+                                          np.ones(8, np.float32), states,
+                                          np.ones(8, np.float32)))
+
+
+def test_evaluate_plays_whole_games_with_the_greedy_agent():
+    cfg = dqn.Config()
+    model = dqn.build_q_network(cfg, (4,), 2)
+    returns = dqn.evaluate(model, cfg, episodes=2)
+    assert len(returns) == 2 and all(r >= 1 for r in returns)
+
+
 def test_memory_estimate_and_refusal():
     cfg = dqn.Config(game="Pong", replay_capacity=1_000_000)
     assert 7.0e9 < dqn.replay_bytes(cfg) < 7.2e9  # 84*84 bytes a frame, stored once
@@ -135,7 +194,8 @@ def test_cartpole_smoke_run_and_save_load(tmp_path):
     path = done.result.save(tmp_path / "agent.keras")
     loaded = dqn.load(path)
     x = np.zeros((1, 4), np.float32)
-    np.testing.assert_allclose(np.asarray(loaded.model(x)), np.asarray(done.result.model(x)))
+    np.testing.assert_allclose(loaded.model.predict(x, verbose=0),
+                               done.result.model.predict(x, verbose=0))
 
 
 def test_pong_smoke_run_uses_stacked_84x84_frames():
@@ -158,8 +218,8 @@ def test_resume_continues_from_the_autosave_of_its_game_to_the_steps_asked():
     eps_before = [a.value["epsilon"] for a in rep.of(Artifact) if a.name == "stats"][-1]
     rep = ListReporter()
     done = runner.execute(runner.RunRequest("dqn", cfg, "", resume=True, length=800), rep)
-    assert "CartPole-v1 agent from step 400" in " ".join(e.text for e in rep.events
-                                                         if hasattr(e, "text"))
+    said = " ".join(e.text for e in rep.events if hasattr(e, "text"))
+    assert "CartPole-v1 agent goes on from step 400 to step 800" in said
     assert done.status == "finished" and "400 steps" in done.message
     # a run made longer keeps its exploration schedule: epsilon does not go back up
     eps_after = [a.value["epsilon"] for a in rep.of(Artifact) if a.name == "stats"]

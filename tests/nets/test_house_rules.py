@@ -1,4 +1,5 @@
-"""nets/ must never import Qt or pyqtgraph: the science runs headless."""
+"""nets/ must never import Qt or pyqtgraph: the science runs headless. And it runs on every
+Keras backend: only nets/backend.py may import TensorFlow, JAX or PyTorch."""
 import ast
 import subprocess
 import sys
@@ -23,7 +24,8 @@ def test_no_module_under_nets_imports_qt():
 
 
 def test_importing_every_nets_module_loads_no_qt():
-    modules = [f"nets.{p.stem}" for p in NETS.glob("*.py") if p.stem != "__init__"]
+    modules = [".".join(p.relative_to(NETS.parent).with_suffix("").parts)
+               for p in NETS.rglob("*.py") if p.stem != "__init__"]
     code = ("import sys, importlib\n"
             f"for m in {modules!r}: importlib.import_module(m)\n"
             f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}]\n"
@@ -31,3 +33,22 @@ def test_importing_every_nets_module_loads_no_qt():
     result = subprocess.run([sys.executable, "-c", code], cwd=NETS.parent,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+BACKENDS = ("tensorflow", "jax", "jaxlib", "torch")
+
+
+def test_only_the_backend_module_imports_a_backend():
+    offenders = []
+    for path in NETS.rglob("*.py"):
+        if path == NETS / "backend.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.relative_to(NETS)}: {n}" for n in names
+                          if n.split(".")[0] in BACKENDS]
+    assert not offenders, "use keras.ops, or add what differs to nets/backend.py"

@@ -60,6 +60,27 @@ def test_empty_clusters_are_reseeded():
     assert np.abs(result.centers).max() < 100
 
 
+def test_k_means_plus_plus_starts_one_centroid_in_each_blob():
+    x = blobs(k=6, seed=3)
+    found = kmeans.fit_kmeans(x, 6, batch_size=len(x), epochs=30,
+                              rng=np.random.default_rng(0)).centers
+
+    def one_in_each(init, seed):
+        start = kmeans.initial_centers(x, 6, init, np.random.default_rng(seed))
+        return sorted(((start[:, None] - found[None]) ** 2).sum(-1).argmin(1)) == [*range(6)]
+
+    # six rows drawn at random land in six different blobs only 1.5 % of the time
+    assert sum(one_in_each("k-means++", seed) for seed in range(10)) >= 8
+    assert sum(one_in_each("random patches", seed) for seed in range(10)) <= 2
+
+
+def test_nearest_takes_the_lowest_index_on_a_tie_as_argmin_does():
+    d2 = np.array([[4.0, 1.0, 1.0], [0.0, 0.0, 3.0], [2.0, 5.0, 2.0]], np.float32)
+    index, value = kmeans.nearest(d2)
+    np.testing.assert_array_equal(np.asarray(index), [1, 0, 0])
+    np.testing.assert_array_equal(np.asarray(value), [1.0, 0.0, 2.0])
+
+
 def test_more_clusters_than_patches_is_refused_in_words():
     with pytest.raises(data.DataError, match="more than the 10 patches"):
         kmeans.fit_kmeans(blobs(n=10), 20)
@@ -94,6 +115,14 @@ def test_pooled_features_sum_each_quadrant():
                        (slice(2, 4), slice(0, 2)), (slice(2, 4), slice(2, 4))]:
         expected.append(np.bincount(nearest[rows, cols].ravel(), minlength=7))
     np.testing.assert_array_equal(got[0], np.concatenate(expected))
+
+
+@pytest.mark.parametrize("shape, size, stride", [((2, 9, 9, 1), 3, 2), ((3, 8, 10, 3), 4, 1),
+                                                 ((1, 7, 7, 2), 7, 3)])
+def test_the_patch_grid_is_every_patch_exactly_as_numpy_cuts_it(shape, size, stride):
+    images = np.random.default_rng(6).random(shape).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(kmeans.patch_grid(images, size, stride)),
+                                  P.extract_patches(images, size, stride))
 
 
 SMALL = kmeans.Config(patches=20_000, clusters=50, kmeans_epochs=3, classifier_epochs=8)

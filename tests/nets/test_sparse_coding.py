@@ -45,6 +45,30 @@ def test_lambda_zero_is_least_squares_and_huge_lambda_gives_zero_codes():
     assert np.isfinite(huge).all() and not huge.any()
 
 
+def test_a_dictionary_sweep_matches_mairals_algorithm_spelt_out():
+    rng = np.random.default_rng(3)
+    k, d = 6, 10
+    atoms = rng.standard_normal((k, d)).astype(np.float32)
+    atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
+    codes = rng.standard_normal((40, k)).astype(np.float32)
+    codes[:, 2] = 0  # an atom no code uses stays as it is
+    x = rng.standard_normal((40, d)).astype(np.float32)
+    a, b = codes.T @ codes, codes.T @ x
+    expected = atoms.astype(np.float64)
+    for j in range(k):  # each atom sees the ones before it already moved
+        if a[j, j] > 1e-10:
+            u = expected[j] + (b[j] - a[j] @ expected) / a[j, j]
+            expected[j] = u / np.linalg.norm(u)
+    got = np.asarray(sc.coding_ops().update_atoms(atoms, a, b))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_array_equal(got[2], atoms[2])
+
+
+def test_the_step_size_comes_from_the_largest_eigenvalue():
+    atoms = np.diag([3.0, 1.0, 0.5]).astype(np.float32)
+    assert sc.lipschitz(atoms) == pytest.approx(2 * 9.0)
+
+
 def test_preprocessing_round_trips_and_keeps_flat_patches_finite():
     rng = np.random.default_rng(2)
     x = np.concatenate([rng.random((5, 64)), np.full((2, 64), 0.4)]).astype(np.float32)

@@ -149,11 +149,15 @@ def test_autosave_keeps_the_last_two_and_resume_continues(tmp_path):
     saves[-1].unlink()
     found = storage.AutosaveSlot("cnn").latest()
     assert found.meta["epoch"] == 2 and len(found.meta["history"]) == 2
-    more = runner.RunRequest("cnn", cnn.Config(**{**SMALL, "epochs": 4}), "mnist-5k",
-                             resume=True)
+    asked = cnn.Config(**{**SMALL, "epochs": 4, "learning_rate": 0.5})
+    more = runner.RunRequest("cnn", asked, "mnist-5k", seed=7, resume=True)
     rep2 = ListReporter()
     done2 = runner.execute(more, rep2)
     assert done2.status == "finished"
+    # the run went on with the autosave's settings and seed; the caller's are untouched
+    assert more.config is asked and asked.learning_rate == 0.5 and more.seed == 7
+    assert done2.result.meta["seed"] == 1
+    assert done2.result.meta["config"]["learning_rate"] == cfg.learning_rate
     # the resumed run replays the two stored epochs, then trains epochs 3 only (config
     # comes from the autosave, which asked for 3 epochs)
     assert [e.epoch for e in rep2.of(EpochMetrics)] == [0, 1, 2]

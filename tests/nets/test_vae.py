@@ -87,3 +87,26 @@ def test_other_shapes_build_and_decode(arch, latent):
     assert codec.decode(np.zeros((2, latent))).shape == (2, 28, 28)
     means, log_vars = codec.encode(np.zeros((3, 28, 28, 1), np.float32))
     assert means.shape == log_vars.shape == (3, latent)
+
+
+def test_the_loss_is_reconstruction_plus_beta_times_the_closed_form_kl():
+    # Keras' own evaluate (the same compute_loss as fit, on every backend): the KL is the
+    # closed form at the encoder's outputs, and the loss weighs it by beta.
+    model = vae.build_model(vae.Config(hidden=32, beta=2.0), (28, 28, 1))
+    x = data.load("mnist-5k").x_val[:300]
+    r = model.evaluate(x, x, batch_size=128, verbose=0, return_dict=True)
+    means, log_vars = vae.Codec(model).encode(x)
+    kl = float(np.mean(np.asarray(vae.kl_divergence(means, log_vars))))
+    assert r["kl"] == pytest.approx(kl, rel=1e-4)  # short last batch weighted by its size
+    assert r["loss"] == pytest.approx(r["reconstruction"] + 2.0 * r["kl"], rel=1e-4)
+    assert 400 < r["reconstruction"] < 700  # about 784 * ln 2 for an untrained decoder
+
+
+def test_the_shipped_vae_measures_what_it_measured_when_trained():
+    from nets import pretrained
+
+    trained = vae.load(pretrained.checked_path(pretrained.entries("vae")[0]))
+    last = trained.history[-1]
+    terms = vae.elbo_terms(trained.model, data.load("mnist-5k").x_val)
+    assert terms["kl"] == pytest.approx(last["val_kl"], rel=1e-4)  # no noise in the KL
+    assert terms["reconstruction"] == pytest.approx(last["val_reconstruction"], abs=1.5)

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from nets import pretrained, runner
+from nets import pretrained, registry, runner
 from nets.storage import META_MEMBER, StorageError
 
 KINDS = ("zero bytes", "random bytes", "truncated", "another family's model",
@@ -63,7 +63,7 @@ def bad_file(kind: str, family: str, folder, marker):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("family", list(runner.FAMILIES))
+@pytest.mark.parametrize("family", registry.keys())
 def test_every_loader_refuses_bad_files_in_words_and_runs_nothing(family, kind, tmp_path):
     marker = tmp_path / "code-ran"
     path = bad_file(kind, family, tmp_path, marker)
@@ -93,15 +93,11 @@ def test_a_strangers_lambda_in_a_real_agent_file_never_runs(tmp_path):
     assert marker.exists()
 
 
-TABS = [spec.split(":") for spec in __import__("app.main_window").main_window.TABS]
+@pytest.mark.parametrize("family", registry.keys())
+def test_every_tab_keeps_its_model_when_a_bad_file_is_opened(open_tab, tmp_path, family):
+    from app.main_window import load_tab_class
 
-
-@pytest.mark.parametrize("module, name", TABS, ids=[n for _, n in TABS])
-def test_every_tab_keeps_its_model_when_a_bad_file_is_opened(open_tab, tmp_path, module,
-                                                             name):
-    from importlib import import_module
-
-    tab = open_tab(getattr(import_module(module), name))
+    tab = open_tab(load_tab_class(family))
     panel = tab.panel
     for entry in pretrained.entries(panel.family_key):  # a model to keep, where one ships
         assert panel.load_pretrained(entry.name)
