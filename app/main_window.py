@@ -162,7 +162,8 @@ class MainWindow(QMainWindow):
         """Settings > Keras backend: which one the next start uses (Keras reads it once)."""
         sub = menu.addMenu("Keras &backend (next start)")
         group = QActionGroup(self)
-        wished = settings.load_json(BACKEND_SETTING, backend.DEFAULT)
+        wished = (settings.load_json(BACKEND_SETTING) or os.environ.get("KERAS_BACKEND")
+                  or backend.DEFAULT)  # nothing stored: the one this start uses
         self.backend_actions = {}
         for name in backend.BACKENDS:
             action = QAction(backend.label(name), self, checkable=True)

@@ -136,8 +136,8 @@ def _save_load(state, scratch: Path) -> str:
 
 
 def _compiled_loops() -> str:
-    """A tf.function with a Python loop, which AutoGraph must be able to convert (it needs
-    the source: a frozen app that lacks it fails here, not in a tab)."""
+    """A loop compiled for the backend (nets.backend.compiled around keras.ops.fori_loop):
+    a frozen app that lacks what compiling needs fails here, not in a tab."""
     import numpy as np
 
     from nets.families import sparse_coding

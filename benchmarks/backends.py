@@ -15,9 +15,8 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
-from common import ROOT, SCRATCH, Tables
+from common import ROOT, SCRATCH, Tables, launch_times
 
 # The run measured per family: its default settings on the bundled digits, shortened where
 # the default takes minutes (same settings on every backend).
@@ -83,17 +82,7 @@ def pace(key: str, settings: dict, result: dict) -> str:
 
 
 def startup(backend: str, repeats: int) -> tuple[float, float]:
-    visible, ready = [], []
-    for _ in range(repeats):
-        env = {**os.environ, "DLE_STARTUP_PROBE": "1", "KERAS_BACKEND": backend,
-               "XDG_CONFIG_HOME": str(SCRATCH / "config")}
-        t0 = time.time()
-        out = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env,
-                             capture_output=True, text=True, timeout=300).stdout
-        stamps = dict(line.split() for line in out.splitlines()
-                      if line.startswith(("window_visible", "backend_ready")))
-        visible.append(float(stamps["window_visible"]) - t0)
-        ready.append(float(stamps["backend_ready"]) - t0)
+    visible, ready = zip(*(launch_times(KERAS_BACKEND=backend) for _ in range(repeats)))
     return statistics.median(visible), statistics.median(ready)
 
 

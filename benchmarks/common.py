@@ -49,6 +49,21 @@ class Tables:
         (out / f"{stem}.json").write_text(json.dumps(self.tables, indent=1))
 
 
+def launch_times(**env_extra) -> tuple[float, float]:
+    """Seconds from starting the app to its window showing, and to its backend being
+    ready with every tab built (main.py's DLE_STARTUP_PROBE prints both, then quits)."""
+    import subprocess
+
+    env = {**os.environ, "DLE_STARTUP_PROBE": "1",
+           "XDG_CONFIG_HOME": str(SCRATCH / "config"), **env_extra}
+    t0 = time.time()
+    out = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env,
+                         capture_output=True, text=True, timeout=300).stdout
+    stamps = dict(line.split() for line in out.splitlines()
+                  if line.startswith(("window_visible", "backend_ready")))
+    return float(stamps["window_visible"]) - t0, float(stamps["backend_ready"]) - t0
+
+
 def percentile(values, q: float) -> float:
     """The q-th percentile by nearest rank (values need not be sorted)."""
     values = sorted(values)

@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, SCRATCH, LagProbe, percentile  # first: sets up the environment
+# first: sets up the environment
+from common import ROOT, SCRATCH, LagProbe, launch_times, percentile
 
 ROWS: list[dict] = []
 
@@ -54,17 +55,7 @@ def latency_rows(name: str, seconds: list[float], what: str) -> None:
 
 # ------------------------------------------------------------------ start-up
 def bench_startup(repeats: int) -> None:
-    visible, ready = [], []
-    for _ in range(repeats):
-        env = {**os.environ, "DLE_STARTUP_PROBE": "1",
-               "XDG_CONFIG_HOME": str(SCRATCH / "config")}
-        t0 = time.time()
-        out = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env,
-                             capture_output=True, text=True, timeout=120).stdout
-        stamps = dict(line.split() for line in out.splitlines()
-                      if line.startswith(("window_visible", "backend_ready")))
-        visible.append(float(stamps["window_visible"]) - t0)
-        ready.append(float(stamps["backend_ready"]) - t0)
+    visible, ready = zip(*(launch_times() for _ in range(repeats)))
     row("launch to window visible (median)", round(statistics.median(visible), 2), "s",
         "<= 1.5 s", runs=repeats)
     row("launch to backend ready, tabs built (median)", round(statistics.median(ready), 2),

@@ -59,6 +59,12 @@ def installed(name: str) -> bool:
     return name in BACKENDS and importlib.util.find_spec(BACKENDS[name][0]) is not None
 
 
+def first_installed() -> str:
+    """The default backend where it is installed, else the first that is (a bundle built
+    on JAX has no TensorFlow)."""
+    return next((b for b in (DEFAULT, *BACKENDS) if installed(b)), DEFAULT)
+
+
 def install_hint(name: str) -> str:
     extra = BACKENDS[name][2]
     return (f'pip install -e ".[{extra}]"' if extra else 'pip install -e "."')
@@ -70,15 +76,18 @@ def choose(name: str | None) -> str:
     unknown or missing backend: the default is used), else "". Once Keras is imported its
     backend is fixed: a different wish is then only reported."""
     wish = (name or os.environ.get("KERAS_BACKEND") or DEFAULT).strip().lower()
+    fallback = first_installed()
     note = ""
     if wish not in BACKENDS:
         note = (f"Unknown backend {wish!r} (known: {', '.join(BACKENDS)}); using "
-                f"{label(DEFAULT)}.")
-        wish = DEFAULT
+                f"{label(fallback)}.")
+        wish = fallback
     elif not installed(wish):
-        note = (f"{label(wish)} is not installed, so the app uses {label(DEFAULT)}. To "
-                f"use {label(wish)}: {install_hint(wish)} (see the README for GPU builds).")
-        wish = DEFAULT
+        if name or os.environ.get("KERAS_BACKEND", DEFAULT) != DEFAULT:  # asked for
+            note = (f"{label(wish)} is not installed, so the app uses {label(fallback)}. "
+                    f"To use {label(wish)}: {install_hint(wish)} (see the README for GPU "
+                    "builds).")
+        wish = fallback
     if "keras" in sys.modules:
         current = name_now()
         if current != wish:

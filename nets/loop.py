@@ -2,18 +2,24 @@
 `runner.fit_keras`): resume, autosave, stop and pause, a divergence guard that keeps the
 last good state, and the last save when the person stops.
 
-A loop uses it like this (the Q-learner, K-means and sparse coding do):
+A loop uses it like this (the Q-learner does; K-means and sparse coding, which also load a
+dataset, get theirs from `runner.prepare(...).loop`):
 
     run = Loop.begin(request, reporter, Config, every=config.autosave_every)
     config = run.config              # a resumed run's: the autosave's settings
     model = build(config)
+    run.meta.update(input_shape=...)  # what load() needs, in every autosave
     start = run.restore(model)       # 0, or the step/epoch the autosave reached
-    for i in range(start + 1, length + 1):
-        loss = step(...)
-        run.check(loss, f"step {i}")  # TrainingDiverged when it blows up
-        run.autosave(model, i, history=history)  # every `every` units, with its state
-        run.checkpoint()             # pause; StopRequested on Stop
-    ...
+    history = run.saved.get("history", [])
+    try:
+        for i in range(start + 1, length + 1):
+            loss = step(...)
+            run.check(loss, f"step {i}")  # TrainingDiverged when it blows up
+            run.good(model)              # the state to go back to if it does
+            run.autosave(model, i, history=history)  # every `every`, with its state
+            run.checkpoint()             # pause; StopRequested on Stop
+    except TrainingDiverged:
+        run.back_to_good(model)
     except StopRequested:
         run.autosave(model, i, force=True, history=history)  # Stop keeps the work done
 
@@ -38,6 +44,9 @@ class Loop:
     found: storage.FoundAutosave | None = None  # the autosave it resumes from
     every: int = 1  # autosave every this many steps or epochs (0: only when stopped)
     guard: DivergenceGuard = dataclasses.field(default_factory=DivergenceGuard)
+    # what every autosave says about the model besides its settings (its classes, input
+    # shape ...: what the family's load() needs to rebuild it)
+    meta: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def begin(cls, request, reporter: Reporter, config_cls, every: int = 1) -> "Loop":
@@ -87,13 +96,15 @@ class Loop:
         position to go on from."""
         if self.found is None:
             return 0
-        from nets.runner import length_field
+        from nets.runner import family
 
+        fam = family(self.request.family)
         storage.load_weights(model, self.found.path)
-        unit = "steps" if "step" in length_field(self.request.family) else "epochs"
+        unit = "steps" if "step" in fam.length_field else "epochs"
         self.reporter.emit(Log(f"Resuming from {self.found.path.name} "
                                f"({self.found.where}) with the settings it was trained "
-                               f"with, after {self.position:,} {unit}."))
+                               f"with: {self.position:,} of {fam.length(self.config):,} "
+                               f"{unit} done."))
         return self.position
 
     def autosave(self, model, position: int, force: bool = False, **state) -> None:
@@ -106,7 +117,8 @@ class Loop:
             return
         from nets.runner import config_meta
 
-        info = {**config_meta(self.request), **state, "step": position, "epoch": position}
+        info = {**config_meta(self.request), **self.meta, **state, "step": position,
+                "epoch": position}
         try:
             self.slot.save(model, info, position)
         except storage.StorageError as exc:
@@ -115,6 +127,18 @@ class Loop:
     def check(self, loss: float, where: str) -> None:
         """TrainingDiverged when the loss is NaN, infinite or exploding."""
         self.guard.check(float(loss), where)
+
+    def good(self, model) -> None:
+        """Remember `model`'s weights as the last good state (e.g. after each epoch)."""
+        self._good = model.get_weights()
+
+    def back_to_good(self, model) -> bool:
+        """After TrainingDiverged: put the last good weights back (False when there were
+        none: the model keeps what it has)."""
+        good = getattr(self, "_good", None)
+        if good is not None:
+            model.set_weights(good)
+        return good is not None
 
     def checkpoint(self) -> None:
         """Wait while paused; StopRequested when the person pressed Stop."""

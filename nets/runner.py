@@ -69,8 +69,8 @@ def resume_config(request: RunRequest, found: storage.FoundAutosave, config_cls)
         unit = "steps" if "step" in field else "epochs"
         raise ResumeRefused(
             f"The autosave has already trained {reached:,} {unit}, and this run asks for "
-            f"{asked:,}: there is nothing left to do. To train on, ask for more (or untick "
-            f"Resume to start afresh).")
+            f"{asked:,}: there is nothing left to do. To train on, ask for more than "
+            f"{reached:,} {unit} (or untick Resume to start afresh).")
     return config
 
 
@@ -265,30 +265,30 @@ class Prepared:
     initial_epoch: int = 0
     history: list = dataclasses.field(default_factory=list)
     autosave_path: Any = None  # the autosave to read weights from when resuming
+    loop: Any = None  # nets.loop.Loop: a hand-written loop's services (resume, autosave)
 
     @property
     def config(self):
         return self.request.config
 
 
-def prepare(request: RunRequest, reporter: Reporter, config_cls) -> Prepared:
-    """The common start of a Keras family's run: resume state from the family's latest
+def prepare(request: RunRequest, reporter: Reporter, config_cls,
+            every: int = 1) -> Prepared:
+    """The common start of a run on a dataset: resume state from the family's latest
     autosave if asked (its config, data and seed win, the length asked for now too), seed
     everything, load the data and say which. The request is not changed: the run goes on
-    with `Prepared.request`."""
+    with `Prepared.request`. A hand-written loop autosaves through `Prepared.loop`
+    (every `every` epochs)."""
     from nets import data as datasets
     from nets.loop import Loop
 
-    run = Loop.begin(request, reporter, config_cls)
+    run = Loop.begin(request, reporter, config_cls, every)
     request, found = run.request, run.found
     initial_epoch, history, path = 0, [], None
     if found is not None:
         path = found.path
         initial_epoch = int(found.meta.get("epoch", 0))
         history = list(found.meta.get("history", []))[:initial_epoch]
-        reporter.emit(Log(f"Resuming from {path.name} ({found.where}) with the settings "
-                          f"it was trained with, to epoch "
-                          f"{family(request.family).length(request.config)}."))
     seed_everything(request.seed)
     reporter.emit(Log("Loading data ..."))
     ds = datasets.load(request.dataset, seed=request.seed)
@@ -297,14 +297,12 @@ def prepare(request: RunRequest, reporter: Reporter, config_cls) -> Prepared:
         reporter.emit(Log(ds.report))
     reporter.controls.checkpoint()
     reporter.emit(Artifact("classes", list(ds.class_names)))
-    return Prepared(request, ds, initial_epoch, history, path)
+    return Prepared(request, ds, initial_epoch, history, path, run)
 
 
 def resume_weights(model, prepared: Prepared, reporter: Reporter) -> None:
-    if prepared.initial_epoch:
-        storage.load_weights(model, prepared.autosave_path)
-        reporter.emit(Log(f"Resumed from {prepared.autosave_path.name} after epoch "
-                          f"{prepared.initial_epoch}."))
+    """A resumed run's weights (and optimizer state) into `model`, and say so."""
+    prepared.loop.restore(model)
 
 
 def read_saved(path, family_key: str, config_cls, what: str):

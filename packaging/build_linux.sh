@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Build the Linux bundle from a clean environment, pack it, and prove it with --selftest.
 #   packaging/build_linux.sh      ->  packaging/dist/DeepLearningExplorer-<version>-linux.tar.xz
+#   BACKEND=jax packaging/build_linux.sh   the same on JAX, without TensorFlow
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=packaging/build
+BACKEND=${BACKEND:-tensorflow}
 rm -rf "$BUILD" packaging/dist
 python3 -m venv "$BUILD/venv"
 "$BUILD/venv/bin/pip" install -q --upgrade pip
-"$BUILD/venv/bin/pip" install -q . "pyinstaller>=6.10,<7"
+if [ "$BACKEND" = tensorflow ]; then
+  "$BUILD/venv/bin/pip" install -q . "pyinstaller>=6.10,<7"
+else  # the app's other packages, and that backend instead of TensorFlow
+  "$BUILD/venv/bin/pip" install -q ".[$BACKEND]" "pyinstaller>=6.10,<7"
+  "$BUILD/venv/bin/pip" uninstall -q -y tensorflow tensorboard tensorboard-data-server
+fi
 start=$(date +%s)
-"$BUILD/venv/bin/pyinstaller" --noconfirm --log-level WARN --distpath packaging/dist \
+KERAS_BACKEND=$BACKEND "$BUILD/venv/bin/pyinstaller" --noconfirm --log-level WARN --distpath packaging/dist \
   --workpath "$BUILD/work" packaging/explorer.spec
 app=packaging/dist/DeepLearningExplorer
 cp packaging/deep-learning-explorer.desktop resources/icon.png "$app/"

@@ -155,6 +155,7 @@ def objective(x, codes, atoms, lam):
     """Mean over rows of ||x - a D||^2 + lambda * ||a||_1 (the slide's formula, per patch)."""
     from keras import ops
 
+    x, codes, atoms = (ops.convert_to_tensor(a) for a in (x, codes, atoms))
     residual = x - ops.matmul(codes, atoms)
     return ops.mean(ops.sum(ops.square(residual), axis=1)
                     + lam * ops.sum(ops.abs(codes), axis=1))
@@ -337,10 +338,12 @@ def encoding_times(model, config: Config, repeats: int = 30) -> dict:
 
 # ---------------------------------------------------------------- learning
 def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
-          rng: np.random.Generator, reporter) -> list[dict]:
+          rng: np.random.Generator, reporter, run=None) -> list[dict]:
     """Alternate FISTA codes and dictionary sweeps over mini-batches; returns the history.
 
     Stop keeps the atoms reached so far (StopRequested is re-raised after storing them).
+    With `run` (nets.loop.Loop) each epoch is autosaved, and a resumed run goes on from its
+    autosave's atoms; the running statistics A and B, which are not saved, start afresh.
     """
     from keras import ops
 
@@ -353,6 +356,13 @@ def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
     else:
         atoms = rng.standard_normal((k, d)).astype(np.float32)
     atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
+    history: list[dict] = []
+    if run is not None and run.position:
+        run.restore(model)
+        atoms = ops.convert_to_numpy(model.atoms)
+        history = list(run.saved.get("history", []))[:run.position]
+        reporter.emit(Log("The atoms go on from the autosave; the running statistics of "
+                          "the codes (A and B) start afresh."))
     atoms = ops.convert_to_tensor(atoms)
     stat_a = ops.zeros((k, k))
     stat_b = ops.zeros((k, d))
@@ -360,7 +370,6 @@ def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
     iters = np.int32(config.coding_iterations)
     batch = min(config.batch_size, n)
     steps = int(np.ceil(n / batch))
-    history: list[dict] = []
     seen, last_image = 0, 0.0
 
     def show(force=False):
@@ -373,10 +382,13 @@ def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
     fewer = f" (not {config.patches:,}: see the log)" if n < config.patches else ""
     reporter.emit(Started(config.epochs * steps, f"Learning {k} atoms from {n:,} "
                           f"{config.patch_size}x{config.patch_size} patches{fewer}, lambda = "
-                          f"{config.sparsity:g}.", metric="objective"))
+                          f"{config.sparsity:g}.", first_step=len(history) * steps,
+                          metric="objective"))
+    for epoch, metrics in enumerate(history):  # the curves so far of a resumed run
+        reporter.emit(EpochMetrics(epoch, config.epochs, metrics))
     show(force=True)
     try:
-        for epoch in range(config.epochs):
+        for epoch in range(len(history), config.epochs):
             t0 = time.monotonic()
             order = rng.permutation(n)
             total, active = 0.0, 0.0
@@ -409,6 +421,9 @@ def learn(config: Config, x: np.ndarray, val: np.ndarray | None, model,
             reporter.emit(EpochMetrics(epoch, config.epochs, metrics,
                                        time.monotonic() - t0))
             show(force=True)
+            if run is not None:
+                model.set_atoms(ops.convert_to_numpy(atoms))
+                run.autosave(model, epoch + 1, history=history)
     finally:
         model.set_atoms(ops.convert_to_numpy(atoms))
     return history
@@ -435,6 +450,7 @@ def train(request, reporter):
     from nets.runner import TrainedModel, config_meta, prepare
 
     prep = prepare(request, reporter, Config)
+    request = prep.request  # a resumed run's settings; the caller's request is unchanged
     config, ds = prep.config, prep.dataset
     rng = np.random.default_rng(request.seed)
     size = config.patch_size
@@ -453,6 +469,7 @@ def train(request, reporter):
     model = build_model(config)
     meta = config_meta(request, input_shape=[size, size, 1],
                        dataset_description=ds.description)
+    prep.loop.meta.update(meta)
     reporter.emit(Artifact("model", model))
     samples = training_patches(ds.x_val if len(ds.x_val) else ds.x_train, size, 64,
                                np.random.default_rng(1))
@@ -461,7 +478,7 @@ def train(request, reporter):
     status, word = "finished", "Learnt"
     history: list[dict] = []
     try:
-        history = learn(config, x, val, model, rng, reporter)
+        history = learn(config, x, val, model, rng, reporter, run=prep.loop)
     except StopRequested:
         status, word = "stopped", "Stopped by you; kept"
     trained = TrainedModel(model, "sparse_coding", meta, history)
@@ -492,5 +509,4 @@ FAMILY = Family(key="sparse_coding", title="Sparse coding",
                 summary="Learn basis patches so that each input is a sparse sum of a few "
                         "of them.",
                 config=Config, train=train, load=load,
-                datasets=("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "photos"),
-                can_resume=False)
+                datasets=("mnist", "mnist-5k", "mnist-full", "fashion-mnist", "photos"))

@@ -88,3 +88,14 @@ def test_kit_atari_refuses_a_wheel_that_does_not_fit_in_words(tmp_path):
     wheel.write_bytes(b"whatever")
     r = run("kit", "atari", "--wheel", str(wheel), tmp_path=tmp_path)
     assert r.returncode == 1 and "not an ale-py wheel for this computer" in r.stderr
+
+
+def test_the_backend_option_is_taken_from_anywhere_and_a_wrong_one_is_named(tmp_path):
+    import main
+
+    assert main.take_backend(["train", "cnn", "--backend", "jax", "--epochs", "2"]) == (
+        "jax", ["train", "cnn", "--epochs", "2"])
+    assert main.take_backend(["--backend=torch"]) == ("torch", [])
+    r = run("--backend", "theano", "list", tmp_path=tmp_path)
+    assert r.returncode == 0 and "Model families" in r.stdout
+    assert "Unknown backend 'theano'" in r.stderr and "using TensorFlow" in r.stderr

@@ -1,6 +1,7 @@
 """K-means features: the clustering, the encodings, the pipeline, bad input, saving."""
 import dataclasses
 
+import keras
 import numpy as np
 import pytest
 
@@ -252,3 +253,37 @@ def test_the_form_note_explains_the_patch_cap_before_a_run():
     assert "whole 28x28 image" in note and "4,000" in note and "100,000" in note
     assert "fits in only 4 places" in P.form_note(27, 100_000)
     assert P.form_note(28, 100_000, "cifar10") == ""
+
+
+class StopAtFirstPass(ListReporter):
+    """Presses Stop once the first pass of K-means has ended (and been autosaved)."""
+
+    def emit(self, event):
+        super().emit(event)
+        if isinstance(event, EpochMetrics):
+            self.controls.stop()
+
+
+def test_a_run_stopped_while_clustering_resumes_from_its_centroids():
+    from nets import storage
+
+    cfg = dataclasses.replace(SMALL, patches=5000, clusters=20, classifier_epochs=3)
+    first = runner.execute(runner.RunRequest("kmeans", cfg, "mnist-5k", seed=2),
+                           StopAtFirstPass())
+    assert first.status == "stopped"
+    found = storage.AutosaveSlot("kmeans").latest()
+    assert found.meta["step"] == 1 and len(found.meta["counts"]) == 20
+    saved_centers = keras.ops.convert_to_numpy(kmeans.load(found.path).model.centers)
+    rep = ListReporter()
+    done = runner.execute(runner.RunRequest("kmeans", cfg, "mnist-5k", seed=2, resume=True),
+                          rep)
+    assert done.status == "finished" and done.headline.startswith("Held-out accuracy")
+    passes = [e.epoch for e in rep.of(EpochMetrics) if "inertia" in e.metrics]
+    assert passes == [0, 1, 2]  # the first one replayed from the autosave, two new
+    replayed = rep.of(EpochMetrics)[0].metrics["inertia"]
+    assert replayed == pytest.approx(found.meta["inertia"][0])
+    assert not np.allclose(keras.ops.convert_to_numpy(done.result.model.centers), saved_centers)  # moved on
+    # the finished run is autosaved as done: resuming it again has nothing left to do
+    again = runner.execute(runner.RunRequest("kmeans", cfg, "mnist-5k", resume=True),
+                           ListReporter())
+    assert again.status == "failed" and "nothing left to do" in again.message

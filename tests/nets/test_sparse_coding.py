@@ -210,3 +210,29 @@ def test_the_form_note_explains_the_patch_cap_before_a_run():
     assert P.form_note(8, 20_000) == ""
     assert P.form_note(28, 3000) == ""  # fewer than the images
     assert P.form_note(28, 20_000, "photos") == ""  # large photos: room for all
+
+
+def test_a_stopped_run_resumes_from_its_atoms():
+    from nets import storage
+
+    class StopAfterFirstEpoch(ListReporter):
+        def emit(self, event):
+            super().emit(event)
+            if isinstance(event, EpochMetrics):
+                self.controls.stop()
+
+    cfg = sc.Config(atoms=32, patches=1500, epochs=3, coding_iterations=30)
+    first = runner.execute(runner.RunRequest("sparse_coding", cfg, "mnist-5k", seed=4),
+                           StopAfterFirstEpoch())
+    assert first.status == "stopped"
+    found = storage.AutosaveSlot("sparse_coding").latest()
+    assert found.meta["epoch"] == 1 and len(found.meta["history"]) == 1
+    rep = ListReporter()
+    done = runner.execute(runner.RunRequest("sparse_coding", cfg, "mnist-5k", seed=4,
+                                            resume=True), rep)
+    assert done.status == "finished"
+    epochs = rep.of(EpochMetrics)
+    assert [e.epoch for e in epochs] == [0, 1, 2]
+    assert epochs[0].metrics == found.meta["history"][0]  # replayed, not learnt again
+    assert epochs[-1].metrics["val_objective"] < epochs[0].metrics["val_objective"]
+    assert any("start afresh" in e.text for e in rep.of(Log))

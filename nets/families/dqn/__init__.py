@@ -172,6 +172,7 @@ def train(request, reporter):
     probe = held_out_states(game, frames, 500, np.random.default_rng(request.seed + 1))
     about = dict(game=config.game, action_names=list(game.action_names),
                  obs_shape=list(state_shape), planned_steps=planned)
+    run.meta.update(about)
 
     def snapshot(step):
         return {**config_meta(request, **about), "step": step, "epoch": step,
@@ -245,7 +246,7 @@ def train(request, reporter):
                 history["avg_q"].append((step, value))
                 reporter.emit(Artifact("avg_q", (step, value)))
             if due[1]:
-                run.autosave(learner.q, step, training=history, **about)
+                run.autosave(learner.q, step, training=history)
             run.checkpoint()
             pace = display.training_pace
             if pace > 0:  # the person asked for training slow enough to follow
@@ -259,7 +260,7 @@ def train(request, reporter):
     except StopRequested:
         status = "stopped"
         if step > start_step:  # Stop or closing the window keeps it all
-            run.autosave(learner.q, step, force=True, training=history, **about)
+            run.autosave(learner.q, step, force=True, training=history)
     finally:
         game.close()
     seconds = time.monotonic() - t0
