@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nets.errors import DataError  # callers also name it nets.data.DataError
+
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 BUNDLED_DIGITS = RESOURCES / "data" / "mnist_5k.npz"
 DIGIT_NAMES = [str(d) for d in range(10)]
@@ -23,10 +25,6 @@ CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
                   ".ppm", ".pbm"}
 MAX_PIXELS = 50_000_000  # larger images are skipped, not decoded (a 20k x 20k PNG is 400M)
-
-
-class DataError(Exception):
-    """A dataset could not be provided; the message is meant for the person."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nets.data import DataError
+from nets.errors import DataError
 from nets.storage import file_digest
 
 KERAS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"

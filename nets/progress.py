@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from nets.errors import PlainError
+
 
 # ---------------------------------------------------------------- events
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ class ConsoleReporter:
 
 
 # ---------------------------------------------------------------- the Keras bridge
-class TrainingDiverged(Exception):
+class TrainingDiverged(PlainError):
     """The loss stopped being a finite number, or exploded far above where it started."""
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nets import registry, storage
-from nets.data import DataError
+from nets.errors import PlainError
 from nets.progress import (Artifact, Done, EpochMetrics, Log, Reporter, Started,
                            StopRequested, TrainingDiverged, make_fit_bridge)
 
@@ -38,7 +38,7 @@ class RunRequest:
     length: int | None = None
 
 
-class ResumeRefused(Exception):
+class ResumeRefused(PlainError):
     """A resume that cannot go on as asked (e.g. the autosave is already past the asked
     length); the message says why, for the person."""
 
@@ -78,7 +78,7 @@ def explain(exc: BaseException) -> str:
     """An exception in plain words for the person (the traceback goes in `detail`)."""
     name = type(exc).__name__
     first = (str(exc).splitlines() or [""])[0][:300]
-    if isinstance(exc, (DataError, storage.StorageError, TrainingDiverged, ResumeRefused)):
+    if isinstance(exc, PlainError):
         return str(exc)
     if isinstance(exc, MemoryError) or name == "ResourceExhaustedError":
         return ("The computer ran out of memory. Try a smaller batch size, fewer filters or "

@@ -18,6 +18,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from nets.errors import PlainError
+
 FORMAT = "deep-learning-explorer/1"
 META_MEMBER = "explorer.json"
 KEEP_AUTOSAVES = 2
@@ -33,7 +35,7 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
-class StorageError(Exception):
+class StorageError(PlainError):
     """A save or load failed; the message is meant for the person."""
 
 

@@ -50,6 +50,7 @@ def kl_divergence(mean, log_var):
     """KL(N(mean, exp(log_var)) || N(0, I)) per example, summed over dimensions (nats)."""
     from keras import ops
 
+    mean, log_var = ops.convert_to_tensor(mean), ops.convert_to_tensor(log_var)
     return -0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=-1)
 
 

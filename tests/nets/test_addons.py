@@ -93,9 +93,9 @@ def test_bad_wheel_files_are_refused_in_words(tmp_path):
 
 def test_choosing_an_atari_game_without_ale_py_says_how_to_get_it(monkeypatch):
     from nets.families import dqn
-    from nets.data import DataError
+    from nets.errors import SettingsError
 
     monkeypatch.setitem(sys.modules, "ale_py", None)  # as in an installer's bundle
     monkeypatch.setattr(addons, "ale_available", lambda: False)
-    with pytest.raises(DataError, match=r"File > Atari games… \(or `main.py kit atari`\)"):
+    with pytest.raises(SettingsError, match=r"File > Atari games… \(or `main.py kit atari`\)"):
         dqn.make_game(dqn.settings_for("Pong"), 0)

@@ -6,7 +6,7 @@ import pytest
 
 from nets import runner
 from nets.families import dqn
-from nets.data import DataError
+from nets.errors import SettingsError
 from nets.progress import Artifact, Controls, ImageEvent, ListReporter, Log
 
 
@@ -171,7 +171,7 @@ def test_memory_estimate_and_refusal():
     huge = dataclasses.replace(cfg, replay_capacity=10_000_000)
     free = dqn.available_memory()
     if free is not None and dqn.replay_bytes(huge) > free:
-        with pytest.raises(DataError, match="Replay memory N"):
+        with pytest.raises(SettingsError, match="Replay memory N"):
             dqn.check_memory(huge)
 
 

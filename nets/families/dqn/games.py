@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nets.data import DataError  # its message is meant for the person
+from nets.errors import SettingsError
 
 if TYPE_CHECKING:
     from nets.families.dqn import Config
@@ -126,7 +126,7 @@ class AtariGame(Game):
                    "installers leave out for licence reasons: File > Atari games… (or "
                    "`main.py kit atari`) fetches it." if not addons.ale_available() else
                    "It needs the ale-py package, which ships the game ROMs.")
-            raise DataError(f"The Atari game '{name}' could not be started ({exc}). "
+            raise SettingsError(f"The Atari game '{name}' could not be started ({exc}). "
                             f"{why}") from exc
         self.ale = self.env.unwrapped.ale
         self.action_names = [m.lower().replace("fire", " fire").strip()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nets.data import DataError  # its message is meant for the person
+from nets.errors import SettingsError
 from nets.families.dqn.games import FRAME, is_atari
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def available_memory() -> int | None:
 def check_memory(config: Config) -> None:
     need, free = replay_bytes(config), available_memory()
     if free is not None and need > 0.8 * free:
-        raise DataError(f"A replay memory of {config.replay_capacity:,} transitions needs "
+        raise SettingsError(f"A replay memory of {config.replay_capacity:,} transitions needs "
                          f"{need / 2**30:.1f} GB, but only {free / 2**30:.1f} GB is free. "
                          "Choose a smaller 'Replay memory N'.")
 

@@ -20,7 +20,7 @@ import numpy as np
 from nets import patches as P
 from nets import storage
 from nets.config import param
-from nets.data import DataError
+from nets.errors import DataError, SettingsError
 from nets.registry import Family
 from nets.progress import (Artifact, BatchMetrics, Done, EpochMetrics, ImageEvent, Log,
                            Started, StopRequested)
@@ -88,10 +88,10 @@ def study_values(text: str) -> list[int]:
     try:
         values = sorted({int(v) for v in text.replace(";", ",").split(",") if v.strip()})
     except ValueError:
-        raise DataError(f"Study K values must be whole numbers separated by commas (got "
+        raise SettingsError(f"Study K values must be whole numbers separated by commas (got "
                         f"{text!r}).") from None
     if not values or min(values) < 2 or max(values) > 8000:
-        raise DataError("Study K values must be between 2 and 8000.")
+        raise SettingsError("Study K values must be between 2 and 8000.")
     return values
 
 
@@ -129,7 +129,7 @@ def learn_dictionary(config: Config, x_train: np.ndarray, x_val: np.ndarray, mod
         val = whitening.apply(P.normalise(P.draw_patches(
             x_val, size, min(20_000, max(config.patches // 5, 100)), rng)))
     if config.clusters > len(patches):
-        raise DataError(f"K = {config.clusters} clusters is more than the {len(patches)} "
+        raise SettingsError(f"K = {config.clusters} clusters is more than the {len(patches)} "
                         "patches to cluster. Use more patches or fewer clusters.")
     steps = config.kmeans_epochs * (1 if config.kmeans_batch >= len(patches) else
                                     int(np.ceil(len(patches) / config.kmeans_batch)))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nets.data import DataError
+from nets.errors import SettingsError
 from nets.progress import StopRequested
 
 INITS = ("k-means++", "random patches")
@@ -105,7 +105,7 @@ def initial_centers(x: np.ndarray, k: int, method: str, rng: np.random.Generator
 
     n = len(x)
     if k > n:
-        raise DataError(f"K = {k} clusters is more than the {n} patches to cluster. Use "
+        raise SettingsError(f"K = {k} clusters is more than the {n} patches to cluster. Use "
                         f"more patches or fewer clusters.")
     if method == "random patches":
         return np.array(x[rng.choice(n, k, replace=False)], np.float32)
