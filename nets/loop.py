@@ -100,11 +100,10 @@ class Loop:
 
         fam = family(self.request.family)
         storage.load_weights(model, self.found.path)
-        unit = "steps" if "step" in fam.length_field else "epochs"
         self.reporter.emit(Log(f"Resuming from {self.found.path.name} "
                                f"({self.found.where}) with the settings it was trained "
                                f"with: {self.position:,} of {fam.length(self.config):,} "
-                               f"{unit} done."))
+                               f"{fam.unit} done."))
         return self.position
 
     def autosave(self, model, position: int, force: bool = False, **state) -> None:

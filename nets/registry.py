@@ -99,6 +99,11 @@ class Family:
         if not isinstance(self.event_interval_ms, int) or self.event_interval_ms <= 0:
             raise TypeError(f"{where}: event_interval_ms must be a positive int")
 
+    @property
+    def unit(self) -> str:
+        """What its runs count: "steps" (a Q-learner's) or "epochs"."""
+        return "steps" if "step" in self.length_field else "epochs"
+
     def length(self, config) -> int:
         """How far a run of this config goes (epochs or steps), as its autosaves count."""
         return int(self.run_length(config) if self.run_length else

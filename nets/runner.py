@@ -60,17 +60,16 @@ def resume_config(request: RunRequest, found: storage.FoundAutosave, config_cls)
     from nets.config import from_dict
 
     config = from_dict(config_cls, found.meta.get("config", {}))
-    field = length_field(request.family)
+    fam = family(request.family)
     if request.length is not None:
-        config = dataclasses.replace(config, **{field: int(request.length)})
-    reached = int(found.meta.get("step" if "step" in field else "epoch", 0))
-    asked = family(request.family).length(config)
+        config = dataclasses.replace(config, **{fam.length_field: int(request.length)})
+    reached = int(found.meta.get("step" if fam.unit == "steps" else "epoch", 0))
+    asked = fam.length(config)
     if asked <= reached:
-        unit = "steps" if "step" in field else "epochs"
         raise ResumeRefused(
-            f"The autosave has already trained {reached:,} {unit}, and this run asks for "
-            f"{asked:,}: there is nothing left to do. To train on, ask for more than "
-            f"{reached:,} {unit} (or untick Resume to start afresh).")
+            f"The autosave has already trained {reached:,} {fam.unit}, and this run asks "
+            f"for {asked:,}: there is nothing left to do. To train on, ask for more than "
+            f"{reached:,} {fam.unit} (or untick Resume to start afresh).")
     return config
 
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=packaging/build
 BACKEND=${BACKEND:-tensorflow}
-rm -rf "$BUILD" packaging/dist
+rm -rf "$BUILD" packaging/dist build  # build/: setuptools keeps deleted modules there
 python3 -m venv "$BUILD/venv"
 "$BUILD/venv/bin/pip" install -q --upgrade pip
 if [ "$BACKEND" = tensorflow ]; then
