@@ -114,9 +114,11 @@ class Loop:
             return
         if not force and (self.every <= 0 or position % self.every):
             return
-        from nets.runner import config_meta
+        from nets.runner import config_meta, family
 
-        info = {**config_meta(self.request), **self.meta, **state, "step": position,
+        counted = ({"step": position} if family(self.request.family).unit == "steps"
+                   else {})  # "step 80,000" or "epoch 3" where the autosave is named
+        info = {**config_meta(self.request), **self.meta, **state, **counted,
                 "epoch": position}
         try:
             self.slot.save(model, info, position)

@@ -9,16 +9,20 @@ NETS = Path(__file__).resolve().parents[2] / "nets"
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "qtpy", "superqt", "shiboken6")
 
 
+def imports_of(path: Path) -> list[str]:
+    """Every module a file imports, anywhere in it (inside functions too)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
 def test_no_module_under_nets_imports_qt():
-    offenders = []
-    for path in NETS.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    offenders = [f"{path.name}: {n}" for path in NETS.rglob("*.py")
+                 for n in imports_of(path) if n.split(".")[0] in FORBIDDEN]
     assert not offenders
     assert len(list(NETS.rglob("*.py"))) >= 6  # the scan really looked at the package
 
@@ -39,16 +43,7 @@ BACKENDS = ("tensorflow", "jax", "jaxlib", "torch")
 
 
 def test_only_the_backend_module_imports_a_backend():
-    offenders = []
-    for path in NETS.rglob("*.py"):
-        if path == NETS / "backend.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.relative_to(NETS)}: {n}" for n in names
-                          if n.split(".")[0] in BACKENDS]
+    offenders = [f"{path.relative_to(NETS)}: {n}" for path in NETS.rglob("*.py")
+                 if path != NETS / "backend.py"
+                 for n in imports_of(path) if n.split(".")[0] in BACKENDS]
     assert not offenders, "use keras.ops, or add what differs to nets/backend.py"

@@ -274,7 +274,8 @@ def test_a_run_stopped_while_clustering_resumes_from_its_centroids():
                            StopAtFirstPass())
     assert first.status == "stopped"
     found = storage.AutosaveSlot("kmeans").latest()
-    assert found.meta["step"] == 1 and len(found.meta["counts"]) == 20
+    assert found.meta["epoch"] == 1 and len(found.meta["counts"]) == 20
+    assert found.where == "epoch 1"
     saved_centers = keras.ops.convert_to_numpy(kmeans.load(found.path).model.centers)
     rep = ListReporter()
     done = runner.execute(runner.RunRequest("kmeans", cfg, "mnist-5k", seed=2, resume=True),
