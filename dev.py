@@ -53,7 +53,8 @@ def main(argv: list[str]) -> int:
         py = ensure_environment("test")
         options = rest or ["-q"]
         runs = [("tensorflow", [])]
-        if all(arg.startswith("-") for arg in options):  # the whole suite, not chosen tests
+        chosen = [a for a in options if (ROOT / a.split("::")[0]).exists()]
+        if not chosen:  # the whole suite, not tests picked by path
             runs += [("jax", ["tests/nets"]), ("torch", [SMOKE])]
         worst = 0
         for backend, paths in runs:
