@@ -20,6 +20,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
+from nets.backend import BACKENDS
+
 # (key, nets module, tab "module:Class"), in the order of the course. Adding a family
 # adds one line here.
 ENTRIES = (
@@ -60,6 +62,8 @@ class Family:
       run_length      config -> int: how far a whole run goes, in the unit its autosaves
                       count (a stacked autoencoder: epochs of all its stages); None: the
                       length_field's value
+      backends        the Keras backends it runs on (nets.backend.BACKENDS keys); None:
+                      every one. On another, a run ends at once with words saying so.
     """
 
     key: str
@@ -75,6 +79,7 @@ class Family:
     event_interval_ms: int = 100
     defaults_for: Callable | None = None
     run_length: Callable | None = None
+    backends: tuple[str, ...] | None = None
 
     def __post_init__(self):
         where = f"Family {self.key!r}"
@@ -96,6 +101,9 @@ class Family:
         if self.datasets is not None and not (isinstance(self.datasets, tuple) and all(
                 isinstance(d, str) for d in self.datasets)):
             raise TypeError(f"{where}: datasets must be a tuple of dataset keys")
+        if self.backends is not None and not (isinstance(self.backends, tuple) and set(
+                self.backends) <= set(BACKENDS) and self.backends):
+            raise TypeError(f"{where}: backends must be a tuple of {', '.join(BACKENDS)}")
         if not isinstance(self.event_interval_ms, int) or self.event_interval_ms <= 0:
             raise TypeError(f"{where}: event_interval_ms must be a positive int")
 

@@ -94,7 +94,7 @@ def execute(request: RunRequest, reporter: Reporter, keep_last: bool = False) ->
     """Run a request to its end and emit (and return) the final Done event. `keep_last`
     also saves the resulting model where the app offers it at its next start."""
     try:
-        done = family(request.family).train(request, reporter)
+        done = refusal(request) or family(request.family).train(request, reporter)
     except StopRequested:
         done = Done("stopped", "Stopped before training began.")
     except Exception as exc:  # noqa: BLE001 - the person gets words, not a crash
@@ -111,6 +111,20 @@ def execute(request: RunRequest, reporter: Reporter, keep_last: bool = False) ->
             reporter.emit(Log(f"Could not keep this model for the next start: {exc}"))
     reporter.emit(done)
     return done
+
+
+def refusal(request: RunRequest) -> Done | None:
+    """A run of a family on a Keras backend it does not run on ends here, in words."""
+    from nets import backend
+
+    fam = family(request.family)
+    now = backend.name_now()
+    if fam.backends is None or now in fam.backends:
+        return None
+    names = " or ".join(backend.label(b) for b in fam.backends)
+    return Done("failed", f"{fam.title} does not run on {backend.label(now)} yet, only on "
+                f"{names}. Start the app with --backend {fam.backends[0]} (or choose it "
+                "under Settings > Keras backend) to train it.")
 
 
 def held_out_headline(result) -> str:

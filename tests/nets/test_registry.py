@@ -42,7 +42,8 @@ def test_a_mistaken_declaration_fails_when_its_module_is_imported():
                           (dict(title=""), "title must be a non-empty string"),
                           (dict(datasets="mnist"), "datasets must be a tuple"),
                           (dict(autosave_variant=3), "autosave_variant must be a function"),
-                          (dict(event_interval_ms=0), "event_interval_ms must be a positive")):
+                          (dict(event_interval_ms=0), "event_interval_ms must be a positive"),
+                          (dict(backends=("theano",)), "backends must be a tuple of")):
         with pytest.raises(TypeError, match=words):
             registry.Family(**{**good, **change})
 
@@ -51,3 +52,18 @@ def test_a_module_without_its_declaration_is_refused(monkeypatch):
     monkeypatch.setattr(registry, "ENTRIES", (("images", "nets.images", "app.tabs.x:X"),))
     with pytest.raises(TypeError, match="must declare FAMILY = Family"):
         registry.family("images")
+
+
+def test_a_family_on_a_backend_it_does_not_run_on_says_so_in_words(monkeypatch):
+    import keras
+
+    from nets import runner
+    from nets.progress import ListReporter
+
+    others = tuple(b for b in ("tensorflow", "jax", "torch") if b != keras.backend.backend())
+    fam = registry.Family(key="toy", title="Toy", summary="A toy.", config=_Config,
+                          train=_train, load=_train, backends=others)
+    monkeypatch.setattr(registry, "family", lambda key: fam)
+    done = runner.execute(runner.RunRequest("toy", _Config(), ""), ListReporter())
+    assert done.status == "failed" and not done.detail  # words, no traceback
+    assert "Toy does not run on" in done.message and f"--backend {others[0]}" in done.message
