@@ -4,7 +4,7 @@
 batches, at most 10 times a second, so plots redraw at that rate however fast training
 emits. (Measured on 2 cores: redrawing at 30 Hz took 21% of a core, mostly repainting axis
 labels, and cut training throughput to 0.79 of a bare fit; at 10 Hz it stays >= 0.95.
-A family that shows motion, a game, asks for a faster rate with EVENT_INTERVAL_MS.)
+A family that shows motion, a game, asks for a faster rate with its Family.event_interval_ms.)
 `LatestOnly` runs short jobs (a prediction for the digit being drawn) one at a time in a
 background thread, dropping requests overtaken by newer ones.
 Every thread started here is tracked so tests can fail on any left running.

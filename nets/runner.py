@@ -277,8 +277,8 @@ class Prepared:
     dataset: Any  # nets.data.Dataset
     initial_epoch: int = 0
     history: list = dataclasses.field(default_factory=list)
-    autosave_path: Any = None  # the autosave to read weights from when resuming
-    loop: Any = None  # nets.loop.Loop: a hand-written loop's services (resume, autosave)
+    # nets.loop.Loop: resumes the weights (loop.restore) and autosaves a hand-written loop
+    loop: Any = None
 
     @property
     def config(self):
@@ -296,12 +296,9 @@ def prepare(request: RunRequest, reporter: Reporter, config_cls,
     from nets.loop import Loop
 
     run = Loop.begin(request, reporter, config_cls, every)
-    request, found = run.request, run.found
-    initial_epoch, history, path = 0, [], None
-    if found is not None:
-        path = found.path
-        initial_epoch = int(found.meta.get("epoch", 0))
-        history = list(found.meta.get("history", []))[:initial_epoch]
+    request = run.request
+    initial_epoch = int(run.saved.get("epoch", 0))
+    history = list(run.saved.get("history", []))[:initial_epoch]
     seed_everything(request.seed)
     reporter.emit(Log("Loading data ..."))
     ds = datasets.load(request.dataset, seed=request.seed)
@@ -310,12 +307,7 @@ def prepare(request: RunRequest, reporter: Reporter, config_cls,
         reporter.emit(Log(ds.report))
     reporter.controls.checkpoint()
     reporter.emit(Artifact("classes", list(ds.class_names)))
-    return Prepared(request, ds, initial_epoch, history, path, run)
-
-
-def resume_weights(model, prepared: Prepared, reporter: Reporter) -> None:
-    """A resumed run's weights (and optimizer state) into `model`, and say so."""
-    prepared.loop.restore(model)
+    return Prepared(request, ds, initial_epoch, history, run)
 
 
 def read_saved(path, family_key: str, config_cls, what: str):

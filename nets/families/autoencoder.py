@@ -489,7 +489,7 @@ def compare_few_labels(ae: Autoencoder, config: Config, ds, reporter,
 def train(request, reporter):
     from keras import ops
 
-    from nets.runner import TrainedModel, config_meta, fit_keras, prepare, resume_weights
+    from nets.runner import TrainedModel, config_meta, fit_keras, prepare
 
     prep = prepare(request, reporter, Config)
     request = prep.request  # a resumed run's settings; the caller's request is unchanged
@@ -548,7 +548,7 @@ def train(request, reporter):
     steps = int(np.ceil(len(x) / config.batch_size)) * config.epochs  # per stage
     if config.kind != "stacked":
         compile_model(ae.model, config, steps)
-        resume_weights(ae.model, prep, reporter)
+        prep.loop.restore(ae.model)
         done = fit_keras(ae.model, family_key="autoencoder", meta=meta, x=x, y=x,
                          validation=validation, epochs=config.epochs,
                          batch_size=config.batch_size, reporter=reporter, images=views,
@@ -563,7 +563,7 @@ def train(request, reporter):
         stage, within = divmod(prep.initial_epoch, config.epochs)
         fine_tune = len(ae.encoders)  # the last stage
         if prep.initial_epoch and stage < fine_tune:
-            resume_weights(ae.model, prep, reporter)
+            prep.loop.restore(ae.model)
         for k in range(stage, len(ae.encoders)):
             reporter.emit(Artifact("stage", (f"layer {k + 1}", k * steps)))
             below = ae.codes_below(x, k)
@@ -584,7 +584,7 @@ def train(request, reporter):
             reporter.emit(Artifact("stage", ("fine-tune", fine_tune * steps)))
             compile_model(ae.model, config, steps)
             if stage == fine_tune:  # with its optimizer state, when it had begun
-                resume_weights(ae.model, prep, reporter)
+                prep.loop.restore(ae.model)
             done = fit_keras(ae.model, family_key="autoencoder", meta=meta, x=x, y=x,
                              validation=validation, epochs=config.epochs,
                              batch_size=config.batch_size, reporter=reporter, images=views,

@@ -103,13 +103,13 @@ def conv_layers(model):
 
 # ---------------------------------------------------------------- training
 def train(request, reporter):
-    from nets.runner import config_meta, fit_keras, prepare, resume_weights
+    from nets.runner import config_meta, fit_keras, prepare
 
     prep = prepare(request, reporter, Config)
     request = prep.request  # a resumed run's settings; the caller's request is unchanged
     config, ds, initial_epoch = prep.config, prep.dataset, prep.initial_epoch
     model = build_model(config, ds.input_shape, ds.num_classes, len(ds.x_train))
-    resume_weights(model, prep, reporter)
+    prep.loop.restore(model)
     meta = config_meta(request, classes=ds.class_names, input_shape=list(ds.input_shape),
                        dataset_description=ds.description)
     x_train, augment, note = training_inputs(config, ds, request.seed)

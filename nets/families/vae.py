@@ -222,13 +222,13 @@ def elbo_terms(model, x: np.ndarray) -> dict[str, float]:
 
 # ---------------------------------------------------------------- training
 def train(request, reporter):
-    from nets.runner import config_meta, fit_keras, prepare, resume_weights
+    from nets.runner import config_meta, fit_keras, prepare
 
     prep = prepare(request, reporter, Config)
     request = prep.request  # a resumed run's settings; the caller's request is unchanged
     config, ds = prep.config, prep.dataset
     model = build_model(config, ds.input_shape)
-    resume_weights(model, prep, reporter)
+    prep.loop.restore(model)
     meta = config_meta(request, classes=ds.class_names, input_shape=list(ds.input_shape),
                        dataset_description=ds.description)
     codec = Codec(model)

@@ -31,9 +31,12 @@ def logreg(tmp_path, monkeypatch):
 def test_the_guides_family_trains_loads_and_its_tab_shows_it(logreg, open_tab, qtbot,
                                                               tmp_path):
     fam = registry.family("logreg")
-    done = runner.execute(runner.RunRequest("logreg", fam.config(epochs=2), "mnist-5k",
-                                            autosave=False), ListReporter())
+    done = runner.execute(runner.RunRequest("logreg", fam.config(epochs=2), "mnist-5k"),
+                          ListReporter())
     assert done.status == "finished", done.detail
+    more = runner.execute(runner.RunRequest("logreg", fam.config(epochs=3), "mnist-5k",
+                                            resume=True, length=3), ListReporter())
+    assert more.status == "finished" and "Trained 1 epochs" in more.message, more.detail
     accuracy = float(done.headline.split(":")[1].strip().rstrip("%")) / 100
     assert accuracy > 0.8, done.headline  # a linear model of digits, held out
     again = fam.load(done.result.save(tmp_path / "logreg.keras"))

@@ -39,8 +39,6 @@ from nets.progress import (Artifact, BatchMetrics, Done, ImageEvent, Log, Starte
                            StopRequested, TrainingDiverged)
 
 GAMES = CLASSIC + atari_games()
-# the screen moves: events reach the window ~30 times a second
-EVENT_INTERVAL_MS = 33
 
 
 @dataclass
@@ -360,4 +358,5 @@ FAMILY = Family(key="dqn", title="Deep Q-learning",
                 length_field="total_steps",  # what resuming may lengthen
                 autosave_variant=autosave_variant,
                 defaults_for=lambda options: settings_for(options.get("game")),
-                event_interval_ms=EVENT_INTERVAL_MS)
+                # the screen moves: events reach the window ~30 times a second
+                event_interval_ms=33)
