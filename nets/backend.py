@@ -29,6 +29,8 @@ import sys
 import tempfile
 from typing import Callable
 
+import numpy as np
+
 DEFAULT = "tensorflow"
 # backend -> (its module, the name people know it by, the pip extra that installs it)
 BACKENDS = {
@@ -333,3 +335,49 @@ def _torch_step(model, optimizer, loss_fn, keras):
         return float(loss.detach())
 
     return step
+
+
+def gradients(model, loss_fn: Callable) -> Callable:
+    """grads(*batch) -> (loss, [dLoss/dW as numpy, one per trainable variable, in the
+    order of model.trainable_variables]), compiled for the backend; the weights are not
+    changed. `loss_fn(call, *batch)` is as for gradient_step (here `call` runs the model
+    in inference mode, so dropout and batch statistics do not change what is measured)."""
+    import keras
+
+    name = name_now()
+    to_numpy = keras.ops.convert_to_numpy
+    variables = model.trainable_variables
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(reduce_retracing=True)
+        def compute(*batch):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(lambda x: model(x, training=False), *batch)
+            return loss, tape.gradient(loss, variables)
+    elif name == "jax":
+        import jax
+
+        def loss_of(tv, ntv, *batch):
+            return loss_fn(lambda x: model.stateless_call(tv, ntv, x, training=False)[0],
+                           *batch)
+
+        pure = jax.jit(jax.value_and_grad(loss_of))
+
+        def compute(*batch):
+            return pure([v.value for v in variables],
+                        [v.value for v in model.non_trainable_variables], *batch)
+    else:
+        def compute(*batch):
+            batch = [keras.ops.convert_to_tensor(b) for b in batch]
+            model.zero_grad()
+            loss = loss_fn(lambda x: model(x, training=False), *batch)
+            loss.backward()
+            return loss.detach(), [v.value.grad for v in variables]
+
+    def grads(*batch):
+        loss, g = compute(*batch)
+        return float(to_numpy(loss)), [np.zeros(v.shape, np.float32) if x is None
+                                       else to_numpy(x) for v, x in zip(variables, g)]
+
+    return grads

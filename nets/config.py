@@ -22,12 +22,15 @@ class ParamInfo:
     step: float | None = None
     decimals: int = 4
     when: tuple | None = None  # (other field, values): only used when it has one of them
+    # it may change while a run goes on (a learning rate): the form keeps it editable and
+    # the run reads it from Controls.changes()
+    live: bool = False
 
 
 def param(default, label: str, help: str, *, minimum=None, maximum=None, choices=None,
-          step=None, decimals: int = 4, when: tuple | None = None):
+          step=None, decimals: int = 4, when: tuple | None = None, live: bool = False):
     info = ParamInfo(label, help, minimum, maximum, tuple(choices) if choices else None,
-                     step, decimals, (when[0], tuple(when[1])) if when else None)
+                     step, decimals, (when[0], tuple(when[1])) if when else None, live)
     return field(default=default, metadata={"param": info})
 
 

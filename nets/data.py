@@ -72,6 +72,11 @@ CHOICES = [
                   "flower, 427x640; CC BY 2.0, Flickr users danielbuechele and vultilion). "
                   "Enough patches to learn a dictionary and see edge-like filters appear; "
                   "there is nothing to classify. Works offline."),
+    DatasetChoice("digits-8x8", "Digits 8x8, 1,797 (scikit-learn)",
+                  "The 1,797 small 8x8 handwritten digits that ship with scikit-learn (the "
+                  "UCI 'Optical Recognition of Handwritten Digits' test set, E. Alpaydin & "
+                  "C. Kaynak 1998, CC BY 4.0): 1,437 to train, 360 held out (36 of each "
+                  "digit, the same ones every run). Tiny and fast; works offline."),
 ]
 # The choices a family offers unless its declaration lists its own (Family.datasets).
 DEFAULT_KEYS = ("mnist", "mnist-5k", "mnist-full", "fashion-mnist")
@@ -84,7 +89,14 @@ FOLDER_HELP = ("Your own images: a folder with one sub-folder per class. Unreada
 
 
 def choices_for(keys=DEFAULT_KEYS) -> list[DatasetChoice]:
-    return [c for c in CHOICES if c.key in keys]
+    """The choices of these keys, in the order given."""
+    return [c for key in keys for c in CHOICES if c.key == key]
+
+
+def default_key(declared: tuple[str, ...] | None) -> str:
+    """What a family trains on until a person chooses: the first of its own datasets, or
+    DEFAULT_KEY."""
+    return declared[0] if declared else DEFAULT_KEY
 
 
 def offered_keys(declared: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -162,6 +174,8 @@ def load(key: str, *, seed: int = 0, image_size=(28, 28), channels: int = 1) -> 
         return load("mnist-full" if full_mnist_cached() else "mnist-5k", seed=seed)
     if key == "mnist-5k":
         return load_bundled_digits()
+    if key == "digits-8x8":
+        return load_small_digits()
     if key == "mnist-full":
         return _load_keras("mnist", "MNIST digits, full set (60,000 train / 10,000 held out)",
                            DIGIT_NAMES)
@@ -204,6 +218,50 @@ def load_bundled_digits() -> Dataset:
                    "MNIST digits, bundled subset (4,000 train / 1,000 held out)",
                    _to_float(images[train_idx]), labels[train_idx],
                    _to_float(images[val_idx]), labels[val_idx], DIGIT_NAMES)
+
+
+SMALL_DIGITS_HELD_OUT = 36  # per class: 360 of the 1,797
+
+
+def small_digits_file() -> Path | None:
+    """scikit-learn's digits.csv.gz: in the app's resources when a frozen build carries
+    it there, else in scikit-learn's package folder (read without importing scikit-learn,
+    which would pull in SciPy)."""
+    import importlib.util
+
+    shipped = RESOURCES / "data" / "digits.csv.gz"
+    if shipped.is_file():
+        return shipped
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / \
+        "digits.csv.gz"
+
+
+def load_small_digits() -> Dataset:
+    """scikit-learn's 1,797 8x8 digits (pixels 0..16, scaled to [0, 1]) with a fixed,
+    stratified held-out 360 (36 per class) that is never trained on. As for the bundled
+    MNIST subset, the split does not depend on the person's seed, so held-out figures
+    stay comparable between runs."""
+    path = small_digits_file()
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.float32)
+        images, labels = table[:, :64], table[:, 64].astype(np.int64)
+    except (TypeError, OSError, ValueError, IndexError) as exc:
+        raise DataError("The 8x8 digits come with scikit-learn, which is not installed "
+                        "(or is damaged). Reinstalling the app restores it.") from exc
+    x = (images / 16.0).reshape(-1, 8, 8, 1).astype(np.float32)
+    rng = np.random.default_rng(20261127)
+    val_idx = np.concatenate([rng.choice(np.flatnonzero(labels == c), SMALL_DIGITS_HELD_OUT,
+                                         replace=False) for c in range(10)])
+    mask = np.zeros(len(labels), bool)
+    mask[val_idx] = True
+    train_idx = rng.permutation(np.flatnonzero(~mask))
+    val_idx = rng.permutation(val_idx)
+    return Dataset("digits-8x8", f"8x8 digits from scikit-learn ({len(train_idx):,} train "
+                   f"/ {len(val_idx)} held out)", x[train_idx], labels[train_idx],
+                   x[val_idx], labels[val_idx], DIGIT_NAMES)
 
 
 def _load_keras(module: str, description: str, names: list[str]) -> Dataset:

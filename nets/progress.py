@@ -23,6 +23,9 @@ class Started:
     description: str  # what is being trained on what, in words
     first_step: int = 0  # non-zero when resuming
     metric: str = "loss"  # the BatchMetrics key plotted per batch ("" plots nothing)
+    # what a step is: "batch" (an optimiser step), or "epoch" for a loop that reports
+    # once an epoch (the playground's thousands of tiny batches)
+    per: str = "batch"
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,26 @@ class StopRequested(Exception):
 
 
 class Controls:
-    """Thread-safe stop and pause flags, set by the listener, polled by the trainer."""
+    """Thread-safe stop and pause flags, set by the listener, polled by the trainer; and
+    the settings a person changed while the run goes on (those declared `live`)."""
 
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._lock = threading.Lock()
+        self._changes: dict = {}
+
+    def change(self, **values) -> None:
+        """New values of live settings, for the trainer to apply when it next looks."""
+        with self._lock:
+            self._changes.update(values)
+
+    def changes(self) -> dict:
+        """The live settings changed since the last call (empty when none were)."""
+        with self._lock:
+            out, self._changes = self._changes, {}
+        return out
 
     def stop(self) -> None:
         self._stop.set()

@@ -25,6 +25,8 @@ from nets.backend import BACKENDS
 # (key, nets module, tab "module:Class"), in the order of the course. Adding a family
 # adds one line here.
 ENTRIES = (
+    ("neurons", "nets.families.neurons", "app.tabs.neurons:NeuronsTab"),
+    ("depth", "nets.families.depth", "app.tabs.depth:DepthTab"),
     ("kmeans", "nets.families.kmeans", "app.tabs.kmeans:KMeansTab"),
     ("sparse_coding", "nets.families.sparse_coding", "app.tabs.sparse_coding:SparseCodingTab"),
     ("autoencoder", "nets.families.autoencoder", "app.tabs.autoencoder:AutoencoderTab"),

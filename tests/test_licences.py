@@ -47,3 +47,4 @@ def test_help_about_and_the_data_readme_credit_what_ships():
         assert words in CREDITS, words
     readme = (ROOT / "resources" / "data" / "README.md").read_text()
     assert "danielbuechele" in readme and "vultilion" in readme and "CC BY 2.0" in readme
+    assert "Alpaydin" in CREDITS and "Alpaydin" in readme and "CC BY 4.0" in readme

@@ -17,6 +17,7 @@ class ConfigForm(QWidget):
         super().__init__(parent)
         self.config_cls = config_cls
         self.editors: dict[str, QWidget] = {}
+        self._running = False  # while a run goes on, only live fields can be edited
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for spec in specs(config_cls):
@@ -25,6 +26,8 @@ class ConfigForm(QWidget):
             if spec.info.minimum is not None:
                 tip += f"\nRange: {spec.info.minimum} to {spec.info.maximum}."
             tip += f"\nDefault: {spec.default}."
+            if spec.info.live:
+                tip += "\nApplies at once, also while training."
             editor.setToolTip(tip)
             editor.setObjectName(spec.name)
             self.editors[spec.name] = editor
@@ -32,13 +35,26 @@ class ConfigForm(QWidget):
         self.changed.connect(self._update_relevance)
         self.set_config(config_cls())
 
+    def set_running(self, running: bool) -> None:
+        """While a run goes on, only the fields declared live stay editable."""
+        self._running = running
+        self._update_relevance()
+
     def _update_relevance(self) -> None:
-        """Grey out fields that do not apply to the current choice of another field."""
+        """Grey out fields that do not apply to the current choice of another field, and
+        those a run in progress cannot take."""
         values = self.values()
         for spec in specs(self.config_cls):
+            usable = spec.info.live or not self._running
             if spec.info.when:
                 field_name, allowed = spec.info.when
-                self.editors[spec.name].setEnabled(values.get(field_name) in allowed)
+                usable = usable and values.get(field_name) in allowed
+            self.editors[spec.name].setEnabled(usable)
+
+    def live_values(self) -> dict:
+        """The values of the fields that may change while a run goes on."""
+        values = self.values()
+        return {s.name: values[s.name] for s in specs(self.config_cls) if s.info.live}
 
     def _editor(self, spec: ParamSpec) -> QWidget:
         i = spec.info

@@ -22,6 +22,7 @@ class DatasetChooser(QGroupBox):
     def __init__(self, family, parent=None):
         """`family`: the family's declaration (nets.registry.Family)."""
         super().__init__("Data", parent)
+        self.family = family
         self.family_key = family.key
         form = QFormLayout(self)
         self.combo = QComboBox()
@@ -106,7 +107,8 @@ class DatasetChooser(QGroupBox):
     def restore(self) -> None:
         """The seed and dataset the person used last time."""
         self.seed.setValue(int(settings.load_json(self._key("seed"), 0) or 0))
-        key = settings.load_json(self._key("dataset"), datasets.DEFAULT_KEY)
+        key = settings.load_json(self._key("dataset"),
+                                 datasets.default_key(self.family.datasets))
         if isinstance(key, str):
             self.select(key)
         self.describe()

@@ -316,12 +316,14 @@ class ExperimentPanel(QWidget):
     def _set_state(self, state: str) -> None:
         busy = state != "idle"
         self.run_controls.set_state(state)
-        self.form.setEnabled(not busy)
+        self.form.set_running(busy)
         self.data_box.set_busy(busy)
         self.model_files.set_busy(busy)
 
     def _form_changed(self) -> None:
         self.run_controls.follow_config(self.form.config())
+        if self.is_running() and self.worker.controls is not None:
+            self.worker.controls.change(**self.form.live_values())
 
     def refresh_resume(self) -> None:
         self.run_controls.refresh_resume(self.form.config())
@@ -344,7 +346,9 @@ class ExperimentPanel(QWidget):
                 self._metric = event.metric
                 if event.metric:  # a phase without a metric leaves the last curve in view
                     self.loss_plot.clear_data(marks=False)  # a staged run's marks stay
-                    self.loss_plot.setTitle(f"{event.metric} per batch")
+                    self.loss_plot.setTitle(f"{event.metric} per {event.per}")
+                    self.loss_plot.setLabel("bottom", "step" if event.per == "batch"
+                                            else event.per)
                     self.loss_plot.set_extent(event.first_step, event.total_steps)
             elif isinstance(event, Log):
                 self.log_message(event.text)

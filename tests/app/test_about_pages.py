@@ -16,6 +16,15 @@ CITATION = re.compile(r"\b[A-Z][\w'-]+(?: et al\.|(?:,? (?:&|and) | ?, ?)[A-Z][\
 
 # What each family's page must cite: (first author, year, the title's first words).
 EXPECTED = {
+    "depth": [("Glorot", 2010, "Understanding the difficulty of training deep feedforward"),
+              ("Hinton", 2006, "A fast learning algorithm for deep belief nets"),
+              ("Bengio", 2007, "Greedy layer-wise training of deep networks"),
+              ("Ioffe", 2015, "Batch normalization"),
+              ("Nielsen", 2015, "Neural networks and deep learning")],
+    "neurons": [("Rosenblatt", 1958, "The perceptron: a probabilistic model"),
+                ("Rumelhart", 1986, "Learning representations by back-propagating"),
+                ("Glorot", 2010, "Understanding the difficulty of training deep"),
+                ("Smilkov", 2016, "TensorFlow Playground")],
     "kmeans": [("Coates", 2011, "An analysis of single-layer networks"),
                ("Sculley", 2010, "Web-scale k-means clustering"),
                ("Arthur", 2007, "k-means++")],

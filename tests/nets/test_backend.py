@@ -50,6 +50,21 @@ def test_predictor_follows_the_weights_as_they_change():
     np.testing.assert_allclose(predict(x), np.full((2, 1), 6.0), rtol=1e-6)
 
 
+def test_gradients_match_the_hand_derivative_and_leave_the_weights():
+    model = _linear_model()
+    model.layers[0].kernel.assign(np.array([[1.0], [0.0], [2.0]], "float32"))
+    model.layers[0].bias.assign(np.array([0.5], "float32"))
+    x = np.array([[1.0, 2.0, 3.0], [0.0, 1.0, -1.0]], "float32")
+    y = np.array([1.0, 0.0], "float32")
+    grads = backend.gradients(model, _mse)
+    loss, (dw, db) = grads(x, y)
+    error = x @ np.array([1.0, 0.0, 2.0]) + 0.5 - y  # 6.5, -1.5
+    assert abs(loss - np.mean(error ** 2)) < 1e-5
+    np.testing.assert_allclose(dw[:, 0], (2 * error[:, None] * x).mean(0), rtol=1e-6)
+    np.testing.assert_allclose(db, [(2 * error).mean()], rtol=1e-6)
+    np.testing.assert_array_equal(model.get_weights()[1], [0.5])
+
+
 def test_compiled_runs_a_function_of_tensors():
     f = backend.compiled(lambda a, b: keras.ops.matmul(a, b) + 1.0)
     out = keras.ops.convert_to_numpy(f(np.eye(2, dtype="float32"),

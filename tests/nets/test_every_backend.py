@@ -17,6 +17,9 @@ from nets.progress import ListReporter
 
 # A few seconds of each family, on the bundled digits (the Q-learner plays CartPole).
 SHORT = {
+    "neurons": dict(epochs=3, points=100),
+    "depth": dict(hidden_layers=2, width=16, epochs=1, batch_norm=True, pretraining=True,
+                  pretrain_epochs=1, batch_size=128),
     "kmeans": dict(patches=4000, clusters=16, kmeans_epochs=2, classifier_epochs=2),
     "sparse_coding": dict(atoms=16, patches=600, epochs=2, coding_iterations=20),
     "autoencoder": dict(hidden=16, epochs=1, few_labels=0, batch_size=256),
