@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         default = datasets.default_key(fam.datasets)
         common.add_argument("--dataset", default=default,
                             help=f"dataset key (see `list`) or folder:<path> (default: "
-                                 f"{default or 'none'})")
+                                 f"{default})")
         common.add_argument("--seed", type=config.seed_argument, default=0,
                             help="random seed, 0 to 2147483647 (default: 0)")
         common.add_argument("--save", metavar="FILE.keras", help="save the trained model")

@@ -96,7 +96,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a setting other than the tab's default (repeatable)")
-    parser.add_argument("--out", default=None, help="also write the tables here")
+    parser.add_argument("--out", default=str(common.RESULTS),
+                        help="where the tables are written (md and json)")
     args = parser.parse_args()
     from nets import backend, data
 

@@ -51,8 +51,9 @@ class Family:
       load     load(path) -> runner.TrainedModel, from a file `TrainedModel.save` wrote;
                storage.StorageError in plain words when it cannot
     Optional:
-      datasets        the dataset keys it offers (nets.data.CHOICES); None: the default
-                      choices; () for a family whose data is not a dataset (a game)
+      datasets        the dataset keys it offers (nets.data.CHOICES), in the order shown,
+                      the first its default; None: the default choices; () for a family
+                      whose data is not a dataset (a game, points on a plane)
       length_field    the Config field that says how long a run is, which resuming may
                       lengthen ("epochs"; the Q-learner's "total_steps")
       can_resume      whether its train() resumes from an autosave

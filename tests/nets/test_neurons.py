@@ -124,6 +124,7 @@ def test_live_changes_reach_the_running_loop():
     assert done.status == "finished" and len(later) >= 2
     for a, b in zip(later[0].weights, later[-1].weights):
         np.testing.assert_array_equal(a, b)
+    assert done.result.meta["config"]["learning_rate"] == 0.0  # kept as it ended
 
 
 def test_one_class_and_missing_points_are_refused_in_words(tmp_path):

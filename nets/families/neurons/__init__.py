@@ -28,7 +28,7 @@ from nets.loop import Loop
 from nets.progress import (Artifact, BatchMetrics, Done, EpochMetrics, Started,
                            StopRequested, TrainingDiverged)
 from nets.registry import Family
-from nets.runner import TrainedModel, read_saved, seed_everything
+from nets.runner import TrainedModel, config_meta, read_saved, seed_everything
 
 MAX_LAYERS, MAX_UNITS = 8, 64
 SNAPSHOTS_PER_S = 50  # weights sent at most this often (the window draws the latest)
@@ -333,6 +333,7 @@ def train(request, reporter) -> Done:
                     loss = step(x_train[batch], y_train[batch], np.float32(l1),
                                 np.float32(l2))
                     run.check(loss, f"epoch {epoch}")
+                    run.checkpoint()  # an epoch of 2,000 single points takes a second
                     time.sleep(0)  # let the window's thread have the GIL if it waits
             weights = model.get_weights()
             train_m = evaluate(predict, pts, pts.train, l1, l2, weights)
@@ -368,8 +369,9 @@ def train(request, reporter) -> Done:
     seconds = time.monotonic() - t0
     if status == "finished":
         message = f"Trained {config.epochs - start} epochs in {seconds:.1f} s."
-    meta = {"family": "neurons", "config": dataclasses.asdict(config),
-            "dataset": run.request.dataset, "seed": seed, **run.meta}
+    # the settings it ended with: a learning rate changed on the way is the one kept
+    ended = dataclasses.replace(run.request, config=Config(**live))
+    meta = config_meta(ended, **run.meta)
     result = TrainedModel(model, "neurons", meta, history, seconds, extra=pts)
     return Done(status, message, result=result, headline=headline(history))
 
