@@ -31,7 +31,7 @@ from nets.registry import Family
 from nets.runner import TrainedModel, config_meta, read_saved, seed_everything
 
 MAX_LAYERS, MAX_UNITS = 8, 64
-SNAPSHOTS_PER_S = 50  # weights sent at most this often (the window draws the latest)
+SNAPSHOTS_PER_S = 30  # weights sent to the window this often while training
 HIDDEN_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 INITS = ("glorot", "small", "zeros")
 
@@ -305,7 +305,7 @@ def train(request, reporter) -> Done:
     live = dataclasses.asdict(config)
     rng = np.random.default_rng(seed)
     x_train, y_train = pts.inputs(pts.train), pts.labels[pts.train].astype(np.float32)
-    t0 = last_shown = last_metrics = time.monotonic()
+    t0 = last_shown = last_loss = last_metrics = time.monotonic()
     epoch, status, message = start, "finished", ""
     run.good(model)
 
@@ -334,6 +334,9 @@ def train(request, reporter) -> Done:
                                 np.float32(l2))
                     run.check(loss, f"epoch {epoch}")
                     run.checkpoint()  # an epoch of 2,000 single points takes a second
+                    if time.monotonic() - last_shown >= 1 / SNAPSHOTS_PER_S:
+                        last_shown = time.monotonic()  # mid-epoch: the plane moves on
+                        show(epoch - 1)  # at the pace of the clock, not of the epochs
                     time.sleep(0)  # let the window's thread have the GIL if it waits
             weights = model.get_weights()
             train_m = evaluate(predict, pts, pts.train, l1, l2, weights)
@@ -343,12 +346,17 @@ def train(request, reporter) -> Done:
             history.append(metrics)
             run.good(model)
             now = time.monotonic()
-            if now - last_shown >= 1 / SNAPSHOTS_PER_S or epoch == config.epochs:
+            last = epoch == config.epochs
+            if now - last_shown >= 1 / SNAPSHOTS_PER_S or last:
                 last_shown = now
                 show(epoch)
+            # the curves need fewer points than the plane: each update of a plot costs the
+            # window's thread a few milliseconds
+            if now - last_loss >= 0.25 or last:
+                last_loss = now
                 reporter.emit(BatchMetrics(step=epoch, epoch=epoch - 1,
                                            metrics={"loss": train_m["loss"]}))
-            if now - last_metrics >= 0.5 or epoch == config.epochs:
+            if now - last_metrics >= 0.5 or last:
                 last_metrics = now
                 reporter.emit(EpochMetrics(epoch=epoch - 1, epochs=config.epochs,
                                            metrics=metrics))
