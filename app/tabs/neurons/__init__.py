@@ -107,6 +107,7 @@ class NeuronsTab(FamilyTab):
         self.plane_title = QLabel("Output")
         self.line_note = QLabel("")
         self.line_note.setObjectName("line_note")
+        self.line_note.setWordWrap(True)
         self.note = QLabel("")
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #555")
