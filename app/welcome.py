@@ -14,8 +14,6 @@ AFTER = ("The tabs below follow the course, from learning a dictionary of image 
 # The course's families that have no tab yet (title, what it will teach). The page leaves
 # out any whose title a tab already has; remove an entry when its tab arrives.
 NOT_YET = [
-    ("Restricted Boltzmann machines and deep belief nets", "an energy-based model trained "
-     "by contrastive divergence, and RBMs stacked into a deep belief net"),
     ("Recurrent nets and LSTMs", "networks for sequences, and a VAE with an LSTM that "
      "draws an image a step at a time"),
     ("Visual attention", "captioning an image while looking at one part of it at a time"),

@@ -31,6 +31,7 @@ ENTRIES = (
     ("sparse_coding", "nets.families.sparse_coding", "app.tabs.sparse_coding:SparseCodingTab"),
     ("autoencoder", "nets.families.autoencoder", "app.tabs.autoencoder:AutoencoderTab"),
     ("vae", "nets.families.vae", "app.tabs.vae:VAETab"),
+    ("rbm", "nets.families.rbm", "app.tabs.rbm:RBMTab"),
     ("cnn", "nets.families.cnn", "app.tabs.cnn:CNNTab"),
     ("dqn", "nets.families.dqn", "app.tabs.dqn:DQNTab"),
 )

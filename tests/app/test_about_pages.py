@@ -16,6 +16,11 @@ CITATION = re.compile(r"\b[A-Z][\w'-]+(?: et al\.|(?:,? (?:&|and) | ?, ?)[A-Z][\
 
 # What each family's page must cite: (first author, year, the title's first words).
 EXPECTED = {
+    "rbm": [("Hinton", 2002, "Training products of experts by minimizing contrastive"),
+            ("Hinton", 2006, "A fast learning algorithm for deep belief nets"),
+            ("Hinton", 2010, "A practical guide to training restricted Boltzmann machines"),
+            ("Tieleman", 2008, "Training restricted Boltzmann machines using approximations"),
+            ("Salakhutdinov", 2008, "On the quantitative analysis of deep belief networks")],
     "depth": [("Glorot", 2010, "Understanding the difficulty of training deep feedforward"),
               ("Hinton", 2006, "A fast learning algorithm for deep belief nets"),
               ("Bengio", 2007, "Greedy layer-wise training of deep networks"),

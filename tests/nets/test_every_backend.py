@@ -24,6 +24,7 @@ SHORT = {
     "sparse_coding": dict(atoms=16, patches=600, epochs=2, coding_iterations=20),
     "autoencoder": dict(hidden=16, epochs=1, few_labels=0, batch_size=256),
     "vae": dict(epochs=1, hidden=32),
+    "rbm": dict(hidden="16, 8", epochs=1, fine_tune="100", fine_tune_epochs=1),
     "cnn": dict(epochs=1, filters=4, conv_blocks=1, augment=False),
     "dqn": dict(total_steps=300, learning_starts=100, batch_size=16),
 }
