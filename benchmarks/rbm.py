@@ -31,7 +31,6 @@ writes nothing.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import time
 
@@ -63,64 +62,20 @@ class StampedReporter:
             self.last_epoch = time.perf_counter()
 
 
-@contextlib.contextmanager
-def full_persistent_chains():
-    """Works around the PCD chain-size bug (see the report): the family keeps its
-    persistent chains as the last chain end, so after a short last batch (array_split makes
-    batches of 20 and 19) they never grow back and the next epoch's first step fails
-    (uh (k, 20, H) vs chains of 19). Here the step keeps all `batch` chains itself and
-    runs the first len(v0) of them, as the fix would. Single-layer PCD only."""
-    from nets.families import rbm
-
-    original = rbm.make_cd_step
-
-    def make(k: int):
-        step = original(k)
-        state = {}
-
-        def wrapped(W, b, c, dW, db, dc, v0, chain, uh, uv, lr, momentum, decay):
-            if chain is v0:  # CD
-                return step(W, b, c, dW, db, dc, v0, chain, uh, uv, lr, momentum, decay)
-            full = state.get("chains")
-            if full is None or full.shape[1] != chain.shape[1]:
-                full = state["chains"] = np.array(chain, np.float32)
-            n = len(v0)
-            out = step(W, b, c, dW, db, dc, v0, full[:n], uh, uv, lr, momentum, decay)
-            full[:n] = rbm.backend_numpy(out[6])
-            return out
-
-        return wrapped
-
-    rbm.make_cd_step = make
-    try:
-        yield
-    finally:
-        rbm.make_cd_step = original
-
-
 def train(config, dataset: str, seed: int):
     """runner.execute on the family; returns (Done, reporter, seconds of the whole call,
-    note). A PCD run that fails with the chain-size bug is run again with the
-    workaround, and the note says so."""
+    note)."""
     from nets import runner
 
-    note = ""
-    for attempt in (0, 1):
-        reporter = StampedReporter()
-        t0 = time.perf_counter()
-        with full_persistent_chains() if attempt else contextlib.nullcontext():
-            done = runner.execute(runner.RunRequest("rbm", config, dataset, seed,
-                                                    autosave=False), reporter)
-        seconds = time.perf_counter() - t0
-        if done.status == "finished":
-            return done, reporter, seconds, note
-        if attempt or config.method != "PCD" or "Incompatible shapes" not in done.detail:
-            raise RuntimeError(f"{dataset} {config}: {done.status}: {done.message}\n"
-                               f"{done.detail[-2000:]}")
-        note = "PCD chain-size bug worked around"
-        print(f"  (PCD as shipped failed: {done.message.splitlines()[0][:120]}... "
-              f"running again with the workaround)", flush=True)
-    raise AssertionError
+    reporter = StampedReporter()
+    t0 = time.perf_counter()
+    done = runner.execute(runner.RunRequest("rbm", config, dataset, seed, autosave=False),
+                          reporter)
+    seconds = time.perf_counter() - t0
+    if done.status != "finished":
+        raise RuntimeError(f"{dataset} {config}: {done.status}: {done.message}\n"
+                           f"{done.detail[-2000:]}")
+    return done, reporter, seconds, ""
 
 
 def rbm_config(**values):

@@ -54,20 +54,34 @@ def test_ais_agrees_with_the_exact_log_z_within_its_error_bar():
 
 
 def test_a_cd_step_raises_the_bias_of_a_pixel_that_is_always_on():
-    step = rbm.make_cd_step(1)
+    steps = rbm.make_cd_steps(1, persistent=False)
     D, H, n = 5, 3, 64
     W = np.zeros((D, H), np.float32)
     b, c = np.zeros(D, np.float32), np.zeros(H, np.float32)
     v0 = np.zeros((n, D), np.float32)
     v0[:, 0] = 1.0  # pixel 0 always on in the data, the others always off
     rng = np.random.default_rng(0)
-    out = step(W, b, c, np.zeros_like(W), np.zeros_like(b), np.zeros_like(c), v0, v0,
-               rng.random((1, n, H), dtype=np.float32), rng.random((1, n, D),
-                                                                  dtype=np.float32),
-               np.float32(0.1), np.float32(0.0), np.float32(0.0))
+    out = steps(W, b, c, np.zeros_like(W), np.zeros_like(b), np.zeros_like(c), v0[None],
+                v0, rng.random((1, 1, n, H), dtype=np.float32),
+                rng.random((1, 1, n, D), dtype=np.float32),
+                np.float32(0.1), np.float32(0.0), np.float32(0.0))
     new_b = rbm.backend_numpy(out[1])
     assert new_b[0] > 0 and np.all(new_b[1:] < 0)  # the model's samples are ~half on
     assert np.isfinite(rbm.backend_numpy(out[-1]))
+
+
+def test_chunks_cover_an_epoch_once_with_the_short_batch_alone():
+    order = np.random.default_rng(0).permutation(1437)
+    parts = list(rbm.chunks(order, 20, size=20))
+    assert [p.shape for p in parts] == [(20, 20)] * 3 + [(11, 20), (1, 17)]
+    np.testing.assert_array_equal(np.sort(np.concatenate([p.ravel() for p in parts])),
+                                  np.arange(1437))
+
+
+def test_persistent_chains_survive_an_epoch_that_does_not_divide_into_batches():
+    done, _ = run(Config(hidden="16", method="PCD", epochs=2, fine_tune="none",
+                         batch_size=20))  # 1,437 digits: a short last batch each epoch
+    assert done.status == "finished", done.message + done.detail
 
 
 def test_gibbs_chains_keep_shapes_and_probabilities_and_hold_clamped_pixels():
@@ -124,6 +138,7 @@ def test_a_deep_belief_net_pretrains_layer_by_layer_and_fine_tunes():
     assert stages == [0, 1] and len(done.result.history) == 2
     comparison = done.result.meta["comparison"]
     assert comparison["labels"] == 100 and 0 <= comparison["random"] <= 1
+    assert 0 <= comparison["relu"] <= 1  # the ReLU net of the same sizes
     assert len(comparison["pretrained_gradient_norms"]) == 3  # two RBMs and the softmax
     assert all(g >= 0 for g in comparison["random_gradient_norms"])
 

@@ -299,20 +299,24 @@ class ComparisonView(QWidget):
         v.addWidget(self.text)
         self.plot = pg.PlotWidget(title="Held-out accuracy after fine-tuning")
         self.plot.setYRange(0, 1.08, padding=0)
-        self.plot.setXRange(-0.6, 1.6, padding=0)
+        self.plot.setXRange(-0.6, 2.6, padding=0)
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.plot.setLabel("left", "held-out accuracy")
         self.plot.getAxis("bottom").setTicks([[(0, "pretrained (DBN)"),
-                                               (1, "random weights")]])
+                                               (1, "random weights"),
+                                               (2, "ReLU, Glorot")]])
         self.plot.setToolTip("The same net, the same labelled digits, the same fine-tuning "
-                             "(Adam, cross-entropy): only the starting weights differ.")
-        self.bars = pg.BarGraphItem(x=[0, 1], height=[0, 0], width=0.6,
+                             "(Adam, cross-entropy): only the starting weights differ. The "
+                             "third bar is the same sizes of ReLU units from Glorot weights: "
+                             "the later way round what pretraining solved.")
+        self.bars = pg.BarGraphItem(x=[0, 1, 2], height=[0, 0, 0], width=0.6,
                                     brushes=[pg.mkBrush(255, 160, 40),
-                                             pg.mkBrush(90, 130, 220)])
+                                             pg.mkBrush(90, 130, 220),
+                                             pg.mkBrush(120, 190, 120)])
         self.plot.addItem(self.bars)
         self.values = [pg.TextItem("", anchor=(0.5, 1.0), color=(230, 230, 230))
-                       for _ in range(2)]
+                       for _ in range(3)]
         for i, item in enumerate(self.values):
             item.setPos(i, 0)
             self.plot.addItem(item)
@@ -325,7 +329,7 @@ class ComparisonView(QWidget):
 
     def clear(self) -> None:
         self.scores = None
-        self.bars.setOpts(height=[0, 0])
+        self.bars.setOpts(height=[0, 0, 0])
         for item in self.values:
             item.setText("")
         self.text.setText(self.BEFORE)
@@ -333,14 +337,23 @@ class ComparisonView(QWidget):
     def show_scores(self, scores: dict) -> None:
         self.scores = scores
         pre, rnd = float(scores["pretrained"]), float(scores["random"])
-        self.bars.setOpts(height=[pre, rnd])
-        for i, value in enumerate((pre, rnd)):
-            self.values[i].setText(f"{value:.1%}")
+        relu = float(scores.get("relu", 0.0))  # files saved before it was added lack it
+        self.bars.setOpts(height=[pre, rnd, relu])
+        for i, value in enumerate((pre, rnd, relu)):
+            self.values[i].setText(f"{value:.1%}" if value else "")
             self.values[i].setPos(i, value)
-        self.text.setText(
-            f"Fine-tuned on <b>{int(scores['labels']):,}</b> labelled digits: from the "
-            f"<b>pretrained</b> stack {pre:.1%} held-out accuracy, from <b>random "
-            f"weights</b> {rnd:.1%} (a gap of {100 * (pre - rnd):+.1f} points in this run).")
+        text = (f"Fine-tuned on <b>{int(scores['labels']):,}</b> labelled digits: from the "
+                f"<b>pretrained</b> stack {pre:.1%} held-out accuracy, from <b>random "
+                f"weights</b> {rnd:.1%} (a gap of {100 * (pre - rnd):+.1f} points in this "
+                f"run); ReLU units from Glorot weights {relu:.1%}.")
+        grads = [scores.get(f"{k}_gradient_norms") for k in ("pretrained", "random")]
+        if all(grads):
+            ratio = [g[-1] / max(g[0], 1e-30) for g in grads]
+            text += (f"<br>Before fine-tuning, the first layer's gradient was "
+                     f"{ratio[0]:,.0f} times smaller than the output layer's in the "
+                     f"pretrained net and {ratio[1]:,.0f} times in the random one (the "
+                     f"vanishing gradient of <i>Why deep nets stalled</i>).")
+        self.text.setText(text)
 
 
 # ---------------------------------------------------------------- the tab

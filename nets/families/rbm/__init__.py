@@ -151,20 +151,25 @@ def set_rbm(model, k: int, W, b, c) -> None:
         variable.assign(np.asarray(value, np.float32))
 
 
-def make_cd_step(k: int):
-    """step(W, b, c, dW, db, dc, v0, chain, uh, uv, lr, momentum, decay) -> (W, b, c, dW,
-    db, dc, chain, reconstruction error): one CD-k (or PCD) update with momentum and
-    weight decay, compiled for the backend. `chain` is the negative phase's start (v0 for
-    CD, the persistent chains for PCD); uh (k, n, H) and uv (k, n, D) are uniform random
-    numbers for the k Gibbs steps (drawn in numpy, so the step is the same function on
-    every backend)."""
+CHUNK = 100  # batches per compiled call at most: at batch 10 on 784 x 100, one call per
+#             batch cost three times the update's own work (0.22 s an epoch now, as
+#             scikit-learn's BernoulliRBM)
+RANDOM_BUDGET = 4_000_000  # uniform numbers drawn for one call at most (16 MB)
+
+
+def make_cd_steps(k: int, persistent: bool):
+    """steps(W, b, c, dW, db, dc, V, chain, UH, UV, lr, momentum, decay) -> (W, b, c, dW,
+    db, dc, chain, mean reconstruction error): CD-k (or, `persistent`, PCD) updates with
+    momentum and weight decay for each of the m batches of V (m, n, D) in turn, in one
+    call compiled for the backend. The negative phase starts at each batch (CD) or at
+    `chain` (n, D), the persistent chains (PCD), carried from batch to batch. UH (m, k, n,
+    H) and UV (m, k, n, D) are uniform random numbers for the Gibbs steps, drawn in numpy
+    so that the function is the same on every backend."""
     from keras import ops
 
-    def step(W, b, c, dW, db, dc, v0, chain, uh, uv, lr, momentum, decay):
-        W, b, c, dW, db, dc, v0, chain, uh, uv = (ops.convert_to_tensor(a) for a in (
-            W, b, c, dW, db, dc, v0, chain, uh, uv))  # numpy on the first call
+    def update(W, b, c, dW, db, dc, v0, start, uh, uv, lr, momentum, decay):
         ph0 = ops.sigmoid(ops.matmul(v0, W) + c)
-        v, ph = chain, ops.sigmoid(ops.matmul(chain, W) + c)
+        v, ph = start, ops.sigmoid(ops.matmul(start, W) + c)
         for s in range(k):
             h = ops.cast(uh[s] < ph, "float32")
             v = ops.cast(uv[s] < ops.sigmoid(ops.matmul(h, ops.transpose(W)) + b), "float32")
@@ -178,10 +183,37 @@ def make_cd_step(k: int):
         error = ops.mean(ops.sum(ops.square(v0 - rebuilt), axis=1))
         return W + dW, b + db, c + dc, dW, db, dc, v, error
 
-    return backend.compiled(step)
+    def steps(W, b, c, dW, db, dc, V, chain, UH, UV, lr, momentum, decay):
+        W, b, c, dW, db, dc, V, chain, UH, UV = (ops.convert_to_tensor(a) for a in (
+            W, b, c, dW, db, dc, V, chain, UH, UV))  # numpy on the first call
+        m = ops.shape(V)[0]
+
+        def body(i, carry):
+            *params, chain, total = carry
+            v0 = V[i]
+            *params, end, error = update(*params, v0, chain if persistent else v0, UH[i],
+                                         UV[i], lr, momentum, decay)
+            return (*params, end if persistent else chain, total + error)
+
+        *out, total = ops.fori_loop(0, m, body, (W, b, c, dW, db, dc, chain,
+                                                 ops.zeros((), "float32")))
+        return (*out, total / ops.cast(m, "float32"))
+
+    return backend.compiled(steps)
 
 
 # ---------------------------------------------------------------- data
+def chunks(order: np.ndarray, batch: int, size: int = CHUNK):
+    """The indices of an epoch's batches, (m, batch) arrays of up to `size` batches, then
+    the short last batch alone as (1, rest)."""
+    full = len(order) // batch
+    whole = order[:full * batch].reshape(full, batch)
+    for i in range(0, full, size):
+        yield whole[i:i + size]
+    if len(order) % batch:
+        yield order[full * batch:][None, :]
+
+
 def pixels_of(images: np.ndarray, how: str) -> np.ndarray:
     flat = images.reshape(len(images), -1).astype(np.float32)
     return (flat > 0.5).astype(np.float32) if how == "binarised" else flat
@@ -255,7 +287,7 @@ def train(request, reporter) -> Done:
     history = list(run.saved.get("history", []))
     rng = np.random.default_rng(request.seed)
     batch = min(config.batch_size, len(x))
-    steps = int(np.ceil(len(x) / batch))
+    steps = int(np.ceil(len(x) / batch))  # batches an epoch
     total = len(sizes) * config.epochs
     exact = len(sizes) == 1 and sizes[0] <= lik.EXACT_MAX_HIDDEN and config.pixels == \
         "binarised"
@@ -271,7 +303,7 @@ def train(request, reporter) -> Done:
                           f"{baseline:.2f} nats per digit."))
     for e, metrics in enumerate(history):
         reporter.emit(EpochMetrics(e, total, metrics))
-    cd = make_cd_step(config.k)
+    cd = {persistent: make_cd_steps(config.k, persistent) for persistent in (False, True)}
     t0 = time.monotonic()
     position, status, message = start, "finished", ""
     try:
@@ -292,30 +324,29 @@ def train(request, reporter) -> Done:
                                   f"{units} hidden units on "
                                   f"{'the pixels' if layer == 0 else f'layer {layer} codes'}."))
             params = [W, b, c, np.zeros_like(W), np.zeros_like(b), np.zeros_like(c)]
-            chains = below[rng.choice(len(below), batch)] if config.method == "PCD" else None
+            persistent = config.method == "PCD"
+            per_call = max(1, min(CHUNK, RANDOM_BUDGET // (
+                config.k * batch * (below.shape[1] + units))))
+            chains = below[rng.choice(len(below), batch)]  # PCD's; CD ignores them
             x_mon = below[:MONITOR]
             position = layer * config.epochs + first
             for epoch in range(first, config.epochs):
                 e0 = time.monotonic()
-                errors = []
-                for s, idx in enumerate(np.array_split(rng.permutation(len(below)),
-                                                       steps)):
-                    v0 = below[idx]
-                    if chains is not None and len(chains) != len(v0):
-                        chains = chains[:len(v0)]
-                    start_v = v0 if chains is None else chains
-                    uh = rng.random((config.k, len(v0), units), dtype=np.float32)
-                    uv = rng.random((config.k, len(v0), below.shape[1]), dtype=np.float32)
-                    *params, chain_end, error = cd(*params, v0, start_v, uh, uv,
-                                                   np.float32(config.learning_rate),
-                                                   np.float32(config.momentum),
-                                                   np.float32(config.weight_decay))
+                done_steps = position * steps
+                for idx in chunks(rng.permutation(len(below)), batch, per_call):
+                    n = idx.shape[1]  # the last, short batch goes alone
+                    uh = rng.random((len(idx), config.k, n, units), dtype=np.float32)
+                    uv = rng.random((len(idx), config.k, n, below.shape[1]), np.float32)
+                    *params, chain_end, error = cd[persistent](
+                        *params, below[idx], chains[:n], uh, uv,
+                        np.float32(config.learning_rate), np.float32(config.momentum),
+                        np.float32(config.weight_decay))
                     error = float(backend_numpy(error))
                     run.check(error, f"layer {layer + 1}, epoch {epoch + 1}")
-                    if chains is not None:
-                        chains = backend_numpy(chain_end)
-                    errors.append(error)
-                    reporter.emit(BatchMetrics(position * steps + s + 1, position,
+                    if persistent:
+                        chains[:n] = backend_numpy(chain_end)
+                    done_steps += len(idx)
+                    reporter.emit(BatchMetrics(done_steps, position,
                                                {"reconstruction": error}))
                     run.checkpoint()
                 W, b, c = (backend_numpy(p) for p in params[:3])
@@ -336,13 +367,14 @@ def train(request, reporter) -> Done:
                 run.autosave(model, position, history=history, layer=layer,
                              layer_epochs=epoch + 1)
                 params = [W, b, c] + [backend_numpy(p) for p in params[3:]]
-        message = f"Pretrained {len(sizes)} RBM{'s' if len(sizes) > 1 else ''} in " \
-                  f"{time.monotonic() - t0:.1f} s." + warning(history, baseline)
-        result = TrainedModel(model, "rbm", run.meta, history, time.monotonic() - t0)
+        seconds = time.monotonic() - t0
+        result = TrainedModel(model, "rbm", run.meta, history, seconds)
         estimate = None
         if len(sizes) == 1 and not exact and config.pixels == "binarised" and len(xv):
             estimate = estimate_likelihood(layers_of(model)[0], x, xv, rng, reporter)
             result.meta = {**result.meta, "ais": estimate}
+        message = (f"Pretrained {len(sizes)} RBM{'s' if len(sizes) > 1 else ''} in "
+                   f"{seconds:.1f} s." + warning(history, baseline, estimate))
         comparison = None
         if config.fine_tune != "none" and ds.num_classes > 1:
             comparison = fine_tune(model, config, ds, request.seed, reporter)
@@ -364,12 +396,14 @@ def train(request, reporter) -> Done:
     return Done(status, message, result=result, headline=headline(history))
 
 
-def warning(history, baseline: float) -> str:
+def warning(history, baseline: float, estimate: dict | None = None) -> str:
     """Words for a run that went wrong without blowing up (a learning rate far too large
     leaves every number finite, the model worse than counting pixels)."""
     if not history:
         return ""
-    last = history[-1]
+    last = dict(history[-1])
+    if estimate:  # the AIS estimate of a large RBM
+        last.setdefault("val_log_likelihood", estimate["val_log_likelihood"])
     if last.get("val_log_likelihood", np.inf) < baseline:
         return (f" Its held-out log-likelihood ({last['val_log_likelihood']:.2f} nats) is "
                 f"below that of independent pixels ({baseline:.2f}): it learnt less than "
@@ -431,13 +465,15 @@ def headline(history, comparison=None, estimate=None) -> str:
     if comparison:
         parts.append(f"fine-tuned on {comparison['labels']:,} labels: pretrained "
                      f"{comparison['pretrained']:.1%} vs random weights "
-                     f"{comparison['random']:.1%} held out")
+                     f"{comparison['random']:.1%} (ReLU net {comparison['relu']:.1%}) held "
+                     "out")
     return "; ".join(parts)
 
 
 def fine_tune(model, config: Config, ds, seed: int, reporter) -> dict:
-    """Backprop on labelled digits from the pretrained stack and from random weights (the
-    same net, N(0, 0.01) weights, zero biases), the same way: Adam, cross-entropy."""
+    """Backprop on labelled digits from the pretrained stack, from random weights (the
+    same net, N(0, 0.01) weights, zero biases) and, for comparison, a ReLU net of the same
+    sizes (relu_net), the same way: Adam, cross-entropy."""
     from nets.runner import make_optimizer
 
     idx = labelled(ds.y_train, config.fine_tune, seed)
@@ -446,12 +482,15 @@ def fine_tune(model, config: Config, ds, seed: int, reporter) -> dict:
     out = {"labels": int(len(idx))}
     pretrained = build_model(config, ds.input_shape, ds.num_classes)
     pretrained.set_weights(model.get_weights())  # a copy: the RBMs themselves stay as learnt
-    for name, net in (("pretrained", pretrained), ("random", build_model(
-            config, ds.input_shape, ds.num_classes, seed + 1))):
+    nets = (("pretrained", pretrained),
+            ("random", build_model(config, ds.input_shape, ds.num_classes, seed + 1)),
+            ("relu", relu_net(config, ds.input_shape, ds.num_classes, seed + 2)))
+    for name, net in nets:
         reporter.emit(Log(f"Fine-tuning the {name} net on {len(idx):,} labelled digits "
                           f"({config.fine_tune_epochs} epochs) ..."))
-        out[f"{name}_gradient_norms"] = gradient_norms(
-            net, pixels_of(x[:256], config.pixels).reshape(x[:256].shape), y[:256])
+        if name != "relu":
+            out[f"{name}_gradient_norms"] = gradient_norms(
+                net, pixels_of(x[:256], config.pixels).reshape(x[:256].shape), y[:256])
         net.compile(make_optimizer("adam", 1e-3), "sparse_categorical_crossentropy",
                     metrics=["accuracy"])
         stopper = _StopCallback(reporter)
@@ -462,19 +501,31 @@ def fine_tune(model, config: Config, ds, seed: int, reporter) -> dict:
                               verbose=0)
         out[name] = float(acc)
     reporter.emit(Log(f"Held-out accuracy after fine-tuning: pretrained {out['pretrained']:.1%}"
-                      f", from random weights {out['random']:.1%}."))
+                      f", from random weights {out['random']:.1%}; the same shape of ReLU "
+                      f"net with Glorot weights (the later fix) {out['relu']:.1%}."))
     return out
+
+
+def relu_net(config: Config, input_shape, classes: int, seed: int):
+    """The later way round the problem pretraining solved: the same layer sizes of ReLU
+    units with Glorot weights, from random (the Neurons and depth tabs' fix)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [keras.Input(tuple(input_shape)), keras.layers.Flatten()]
+        + [keras.layers.Dense(n, activation="relu") for n in hidden_sizes(config)]
+        + [keras.layers.Dense(classes, activation="softmax")], name="relu_net")
 
 
 def gradient_norms(model, x, y) -> list[float]:
     """||dLoss/dW|| of each layer's weights (the RBMs', then the softmax's) on a batch,
     before fine-tuning: the vanishing-gradient view's measure, for a pretrained net and a
     random one."""
+    import keras
     from keras import ops
 
     def loss(call, xb, yb):
-        import keras
-
         return ops.mean(keras.losses.sparse_categorical_crossentropy(yb, call(xb)))
 
     kernels = [layer.W for layer in model.layers if layer.name.startswith("rbm")]
