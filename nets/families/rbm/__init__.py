@@ -518,22 +518,24 @@ def relu_net(config: Config, input_shape, classes: int, seed: int):
         + [keras.layers.Dense(classes, activation="softmax")], name="relu_net")
 
 
+def label_loss(call, x, y):
+    """The mean cross-entropy of the labels (module level: TensorFlow's AutoGraph warns
+    about a nested function that closes over modules imported in its parent)."""
+    import keras
+
+    return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, call(x)))
+
+
 def gradient_norms(model, x, y) -> list[float]:
     """||dLoss/dW|| of each layer's weights (the RBMs', then the softmax's) on a batch,
     before fine-tuning: the vanishing-gradient view's measure, for a pretrained net and a
     random one."""
-    import keras
-    from keras import ops
-
-    def loss(call, xb, yb):
-        return ops.mean(keras.losses.sparse_categorical_crossentropy(yb, call(xb)))
-
     kernels = [layer.W for layer in model.layers if layer.name.startswith("rbm")]
     kernels.append(model.get_layer("labels").kernel)
     wanted = [next(i for i, v in enumerate(model.trainable_variables) if v is k)
               for k in kernels]
-    _, grads = backend.gradients(model, loss)(np.asarray(x, np.float32),
-                                              np.asarray(y, np.int32))
+    _, grads = backend.gradients(model, label_loss)(np.asarray(x, np.float32),
+                                                    np.asarray(y, np.int32))
     return [float(np.linalg.norm(grads[i])) for i in wanted]
 
 
