@@ -159,7 +159,7 @@ def why_not_exact(config: dict) -> str:
     return ""
 
 
-# ---------------------------------------------------------------- views
+# ---------------------------------------------------------------- the tab
 class RBMTab(FamilyTab):
     FRAME_MS = 40  # at most 25 frames a second: the chains' work stays off the GUI thread
 

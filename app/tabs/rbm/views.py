@@ -354,6 +354,3 @@ class ComparisonView(QWidget):
                      f"pretrained net and {ratio[1]:,.0f} times in the random one (the "
                      f"vanishing gradient of <i>Why deep nets stalled</i>).")
         self.text.setText(text)
-
-
-# ---------------------------------------------------------------- the tab
