@@ -12,9 +12,10 @@ deep belief net, each trained on the hidden probabilities of the one below; the 
 becomes a sigmoid classifier, fine-tuned with backpropagation on a few or on all labels,
 beside the same net from random weights.
 
-The package: likelihood.py (free energy, exact and AIS log Z, pseudo-likelihood; numpy),
-gibbs.py (chains for watching it dream); here, the settings, the model, training, loading
-and the family's declaration.
+The package: machine.py (the Keras model and the compiled CD update), likelihood.py (free
+energy, exact and AIS log Z, pseudo-likelihood; numpy), gibbs.py (chains for watching it
+dream), fine_tuning.py (the stack as a classifier, beside random weights and a ReLU net);
+here, the settings, the training loop, loading and the family's declaration.
 """
 from __future__ import annotations
 
@@ -23,12 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nets import backend, storage
+from nets import storage
 from nets.config import param
 from nets.errors import DataError, SettingsError
 from nets.families.rbm import likelihood as lik
+from nets.families.rbm import machine
 from nets.families.rbm.gibbs import up
-from nets.images import normalise_each
+from nets.families.rbm.machine import (CHUNK, RANDOM_BUDGET, backend_numpy,  # noqa: F401
+                                       chunks, filters, layers_of, make_cd_steps,
+                                       pixels_of, set_rbm)
 from nets.progress import (Artifact, BatchMetrics, Done, EpochMetrics, ImageEvent, Log,
                            Started, StopRequested, TrainingDiverged)
 from nets.registry import Family
@@ -92,148 +96,17 @@ def hidden_sizes(config: Config) -> list[int]:
 
 
 # ---------------------------------------------------------------- the model
-def rbm_layer_class():
-    import keras
-    from keras import ops
-
-    class RBM(keras.layers.Layer):
-        """One RBM: weights W (visible, hidden), visible biases b, hidden biases c. Its
-        call is the up-pass p(h = 1 | v) = sigmoid(v W + c), so a stack of them is a
-        sigmoid net (the deep belief net's recognition weights)."""
-
-        def __init__(self, units: int, **kwargs):
-            super().__init__(**kwargs)
-            self.units = units
-
-        def build(self, input_shape):
-            d = int(input_shape[-1])
-            self.W = self.add_weight(shape=(d, self.units), name="W",
-                                     initializer=keras.initializers.RandomNormal(0, 0.01))
-            # contrastive divergence sets it; backprop (fine-tuning) never reaches it
-            self.b = self.add_weight(shape=(d,), name="visible_bias", initializer="zeros",
-                                     trainable=False)
-            self.c = self.add_weight(shape=(self.units,), name="hidden_bias",
-                                     initializer="zeros")
-
-        def call(self, v):
-            return ops.sigmoid(ops.matmul(v, self.W) + self.c)
-
-        def get_config(self):
-            return {**super().get_config(), "units": self.units}
-
-    return RBM
-
-
 def build_model(config: Config, input_shape, classes: int, seed: int | None = None):
-    """pixels -> RBM 1 -> ... -> a softmax over the classes (named rbm1..., labels)."""
-    import keras
-
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
-    RBM = rbm_layer_class()
-    inputs = keras.Input(tuple(input_shape), name="image")
-    x = keras.layers.Flatten(name="pixels")(inputs)
-    for k, units in enumerate(hidden_sizes(config)):
-        x = RBM(units, name=f"rbm{k + 1}")(x)
-    outputs = keras.layers.Dense(classes, activation="softmax", name="labels")(x)
-    return keras.Model(inputs, outputs, name="deep_belief_net")
-
-
-def layers_of(model) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """[(W, b, c)] of each RBM of the stack, as numpy (first on the pixels)."""
-    return [tuple(backend_numpy(v) for v in (layer.W, layer.b, layer.c))
-            for layer in model.layers if layer.name.startswith("rbm")]
-
-
-def set_rbm(model, k: int, W, b, c) -> None:
-    layer = model.get_layer(f"rbm{k + 1}")
-    for variable, value in ((layer.W, W), (layer.b, b), (layer.c, c)):
-        variable.assign(np.asarray(value, np.float32))
-
-
-CHUNK = 100  # batches per compiled call at most: at batch 10 on 784 x 100, one call per
-#             batch cost three times the update's own work (0.22 s an epoch now, as
-#             scikit-learn's BernoulliRBM)
-RANDOM_BUDGET = 4_000_000  # uniform numbers drawn for one call at most (16 MB)
-
-
-def make_cd_steps(k: int, persistent: bool):
-    """steps(W, b, c, dW, db, dc, V, chain, UH, UV, lr, momentum, decay) -> (W, b, c, dW,
-    db, dc, chain, mean reconstruction error): CD-k (or, `persistent`, PCD) updates with
-    momentum and weight decay for each of the m batches of V (m, n, D) in turn, in one
-    call compiled for the backend. The negative phase starts at each batch (CD) or at
-    `chain` (n, D), the persistent chains (PCD), carried from batch to batch. UH (m, k, n,
-    H) and UV (m, k, n, D) are uniform random numbers for the Gibbs steps, drawn in numpy
-    so that the function is the same on every backend."""
-    from keras import ops
-
-    def update(W, b, c, dW, db, dc, v0, start, uh, uv, lr, momentum, decay):
-        ph0 = ops.sigmoid(ops.matmul(v0, W) + c)
-        v, ph = start, ops.sigmoid(ops.matmul(start, W) + c)
-        for s in range(k):
-            h = ops.cast(uh[s] < ph, "float32")
-            v = ops.cast(uv[s] < ops.sigmoid(ops.matmul(h, ops.transpose(W)) + b), "float32")
-            ph = ops.sigmoid(ops.matmul(v, W) + c)
-        n = ops.cast(ops.shape(v0)[0], "float32")
-        gW = (ops.matmul(ops.transpose(v0), ph0) - ops.matmul(ops.transpose(v), ph)) / n
-        dW = momentum * dW + lr * (gW - decay * W)
-        db = momentum * db + lr * ops.mean(v0 - v, axis=0)
-        dc = momentum * dc + lr * ops.mean(ph0 - ph, axis=0)
-        rebuilt = ops.sigmoid(ops.matmul(ph0, ops.transpose(W)) + b)
-        error = ops.mean(ops.sum(ops.square(v0 - rebuilt), axis=1))
-        return W + dW, b + db, c + dc, dW, db, dc, v, error
-
-    def steps(W, b, c, dW, db, dc, V, chain, UH, UV, lr, momentum, decay):
-        W, b, c, dW, db, dc, V, chain, UH, UV = (ops.convert_to_tensor(a) for a in (
-            W, b, c, dW, db, dc, V, chain, UH, UV))  # numpy on the first call
-        m = ops.shape(V)[0]
-
-        def body(i, carry):
-            *params, chain, total = carry
-            v0 = V[i]
-            *params, end, error = update(*params, v0, chain if persistent else v0, UH[i],
-                                         UV[i], lr, momentum, decay)
-            return (*params, end if persistent else chain, total + error)
-
-        *out, total = ops.fori_loop(0, m, body, (W, b, c, dW, db, dc, chain,
-                                                 ops.zeros((), "float32")))
-        return (*out, total / ops.cast(m, "float32"))
-
-    return backend.compiled(steps)
+    """The stack of RBMs of this config's sizes, with a softmax on top."""
+    return machine.build_model(hidden_sizes(config), input_shape, classes, seed)
 
 
 # ---------------------------------------------------------------- data
-def chunks(order: np.ndarray, batch: int, size: int = CHUNK):
-    """The indices of an epoch's batches, (m, batch) arrays of up to `size` batches, then
-    the short last batch alone as (1, rest)."""
-    full = len(order) // batch
-    whole = order[:full * batch].reshape(full, batch)
-    for i in range(0, full, size):
-        yield whole[i:i + size]
-    if len(order) % batch:
-        yield order[full * batch:][None, :]
-
-
-def pixels_of(images: np.ndarray, how: str) -> np.ndarray:
-    flat = images.reshape(len(images), -1).astype(np.float32)
-    return (flat > 0.5).astype(np.float32) if how == "binarised" else flat
-
-
 def check_pixels(x: np.ndarray) -> None:
     if not len(x) or float(x.max()) <= 0.0:
         raise DataError("Every training image is black (all pixels 0): an RBM would learn "
                         "that no pixel is ever on, and its filters would be blank. Choose "
                         "other images.")
-
-
-def labelled(y: np.ndarray, how: str, seed: int) -> np.ndarray:
-    """Indices of the labelled digits for fine-tuning: `how` per 10 classes, spread."""
-    if how == "all":
-        return np.arange(len(y))
-    rng = np.random.default_rng(seed + 7)
-    n = int(how) // len(np.unique(y))
-    return np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n]
-                           for c in np.unique(y)])
 
 
 # ---------------------------------------------------------------- training
@@ -255,15 +128,6 @@ def epoch_figures(W, b, c, x_mon, xv, rng, exact: bool, base: float) -> dict:
         if len(xv):
             out["val_log_likelihood"] = lik.log_likelihood(xv, W, b, c, log_z)
     return out
-
-
-def filters(layers, shape, count: int = 100) -> np.ndarray:
-    """The first `count` hidden units of the top layer as images: their weights, through
-    the layers below by multiplying the weights (linear: an approximation for layer 2+)."""
-    w = layers[0][0]
-    for W, _, _ in layers[1:]:
-        w = w @ W
-    return normalise_each(w[:, :count].T.reshape(-1, *shape))
 
 
 def train(request, reporter) -> Done:
@@ -377,6 +241,8 @@ def train(request, reporter) -> Done:
                    f"{seconds:.1f} s." + warning(history, baseline, estimate))
         comparison = None
         if config.fine_tune != "none" and ds.num_classes > 1:
+            from nets.families.rbm.fine_tuning import fine_tune
+
             comparison = fine_tune(model, config, ds, request.seed, reporter)
             reporter.emit(Artifact("comparison", comparison))
             result.meta = {**result.meta, "comparison": comparison}
@@ -413,12 +279,6 @@ def warning(history, baseline: float, estimate: dict | None = None) -> str:
         return (" Its reconstruction error rose while it trained: the learning rate is "
                 "probably too large.")
     return ""
-
-
-def backend_numpy(t) -> np.ndarray:
-    import keras
-
-    return keras.ops.convert_to_numpy(t)
 
 
 def describe(config: Config, sizes) -> str:
@@ -468,85 +328,6 @@ def headline(history, comparison=None, estimate=None) -> str:
                      f"{comparison['random']:.1%} (ReLU net {comparison['relu']:.1%}) held "
                      "out")
     return "; ".join(parts)
-
-
-def fine_tune(model, config: Config, ds, seed: int, reporter) -> dict:
-    """Backprop on labelled digits from the pretrained stack, from random weights (the
-    same net, N(0, 0.01) weights, zero biases) and, for comparison, a ReLU net of the same
-    sizes (relu_net), the same way: Adam, cross-entropy."""
-    from nets.runner import make_optimizer
-
-    idx = labelled(ds.y_train, config.fine_tune, seed)
-    x, y = ds.x_train[idx], ds.y_train[idx]
-    xv, yv = ds.x_val, ds.y_val
-    out = {"labels": int(len(idx))}
-    pretrained = build_model(config, ds.input_shape, ds.num_classes)
-    pretrained.set_weights(model.get_weights())  # a copy: the RBMs themselves stay as learnt
-    nets = (("pretrained", pretrained),
-            ("random", build_model(config, ds.input_shape, ds.num_classes, seed + 1)),
-            ("relu", relu_net(config, ds.input_shape, ds.num_classes, seed + 2)))
-    for name, net in nets:
-        reporter.emit(Log(f"Fine-tuning the {name} net on {len(idx):,} labelled digits "
-                          f"({config.fine_tune_epochs} epochs) ..."))
-        if name != "relu":
-            out[f"{name}_gradient_norms"] = gradient_norms(
-                net, pixels_of(x[:256], config.pixels).reshape(x[:256].shape), y[:256])
-        net.compile(make_optimizer("adam", 1e-3), "sparse_categorical_crossentropy",
-                    metrics=["accuracy"])
-        stopper = _StopCallback(reporter)
-        net.fit(pixels_of(x, config.pixels).reshape(x.shape), y,
-                epochs=config.fine_tune_epochs, batch_size=32, verbose=0,
-                callbacks=[stopper])
-        _, acc = net.evaluate(pixels_of(xv, config.pixels).reshape(xv.shape), yv,
-                              verbose=0)
-        out[name] = float(acc)
-    reporter.emit(Log(f"Held-out accuracy after fine-tuning: pretrained {out['pretrained']:.1%}"
-                      f", from random weights {out['random']:.1%}; the same shape of ReLU "
-                      f"net with Glorot weights (the later fix) {out['relu']:.1%}."))
-    return out
-
-
-def relu_net(config: Config, input_shape, classes: int, seed: int):
-    """The later way round the problem pretraining solved: the same layer sizes of ReLU
-    units with Glorot weights, from random (the Neurons and depth tabs' fix)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential(
-        [keras.Input(tuple(input_shape)), keras.layers.Flatten()]
-        + [keras.layers.Dense(n, activation="relu") for n in hidden_sizes(config)]
-        + [keras.layers.Dense(classes, activation="softmax")], name="relu_net")
-
-
-def label_loss(call, x, y):
-    """The mean cross-entropy of the labels (module level: TensorFlow's AutoGraph warns
-    about a nested function that closes over modules imported in its parent)."""
-    import keras
-
-    return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, call(x)))
-
-
-def gradient_norms(model, x, y) -> list[float]:
-    """||dLoss/dW|| of each layer's weights (the RBMs', then the softmax's) on a batch,
-    before fine-tuning: the vanishing-gradient view's measure, for a pretrained net and a
-    random one."""
-    kernels = [layer.W for layer in model.layers if layer.name.startswith("rbm")]
-    kernels.append(model.get_layer("labels").kernel)
-    wanted = [next(i for i, v in enumerate(model.trainable_variables) if v is k)
-              for k in kernels]
-    _, grads = backend.gradients(model, label_loss)(np.asarray(x, np.float32),
-                                                    np.asarray(y, np.int32))
-    return [float(np.linalg.norm(grads[i])) for i in wanted]
-
-
-def _StopCallback(reporter):
-    import keras
-
-    class Stop(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            reporter.controls.checkpoint()
-
-    return Stop()
 
 
 def run_length(config: Config) -> int:
