@@ -151,3 +151,17 @@ def test_while_it_trains_only_live_settings_edit_and_they_apply_at_once(qtbot, t
     with qtbot.waitSignal(tab.panel.finished, timeout=30000):
         tab.panel.stop()
     assert editors["hidden"].isEnabled()
+
+
+def test_dragging_the_line_gives_the_weights_of_where_it_now_lies(qtbot, tab):
+    set_form(tab, hidden="", data="gauss")
+    w_before = tab.weights[0][:, 0].copy()
+    first, second = tab.plane.line.getHandles()
+    with qtbot.waitSignal(tab.plane.line_moved) as moved:
+        tab.plane.line.movePoint(first, pg.Point(-3.0, 1.0), finish=False)
+        tab.plane.line.movePoint(second, pg.Point(3.0, 2.0))
+    w1, w2, b = moved.args
+    for x, y in ((-3.0, 1.0), (3.0, 2.0)):  # both ends lie on w . (x, y) + b = 0
+        assert abs(w1 * x + w2 * y + b) < 1e-4
+    assert np.hypot(w1, w2) == pytest.approx(np.linalg.norm(w_before), rel=1e-4)
+    np.testing.assert_allclose(tab.weights[0][:, 0], [w1, w2], rtol=1e-5)
