@@ -21,13 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 SMOKE = "tests/nets/test_every_backend.py"  # every family's short training and its files
-# Files of tests/nets whose subject does not change with the Keras backend (the command
-# line in subprocesses, files, datasets, settings, the house rules): the JAX pass leaves
-# them to the TensorFlow one (they took a minute of it, on 2 cores).
+# Files of tests/nets the JAX pass leaves to the TensorFlow one, to keep the suite near 15
+# minutes on 2 cores: those whose subject does not change with the Keras backend (the
+# command line in subprocesses, files, datasets, settings, the house rules: a minute of
+# the JAX pass), and the two slowest families' own lesson tests (75 s), whose training on
+# each backend test_every_backend.py runs.
 SAME_ON_EVERY_BACKEND = ("test_cli.py", "test_storage.py", "test_house_rules.py",
                          "test_digit_styles.py", "test_data.py", "test_addons.py",
                          "test_patches.py", "test_config.py", "test_registry.py",
-                         "test_kit.py")
+                         "test_kit.py", "test_autoencoder.py", "test_kmeans.py")
 
 
 def venv_python() -> Path:
