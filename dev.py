@@ -26,7 +26,7 @@ SMOKE = "tests/nets/test_every_backend.py"  # every family's short training and 
 # command line in subprocesses, files, datasets, settings, the house rules: a minute of
 # the JAX pass), and the two slowest families' own lesson tests (75 s), whose training on
 # each backend test_every_backend.py runs.
-SAME_ON_EVERY_BACKEND = ("test_cli.py", "test_storage.py", "test_house_rules.py",
+LEFT_TO_TENSORFLOW = ("test_cli.py", "test_storage.py", "test_house_rules.py",
                          "test_digit_styles.py", "test_data.py", "test_addons.py",
                          "test_patches.py", "test_config.py", "test_registry.py",
                          "test_kit.py", "test_autoencoder.py", "test_kmeans.py")
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         chosen = [a for a in options if (ROOT / a.split("::")[0]).exists()]
         if not chosen:  # the whole suite, not tests picked by path
             runs += [("jax", ["tests/nets", *(f"--ignore=tests/nets/{name}"
-                                              for name in SAME_ON_EVERY_BACKEND)]),
+                                              for name in LEFT_TO_TENSORFLOW)]),
                      ("torch", [SMOKE])]
         worst = 0
         for backend, paths in runs:
