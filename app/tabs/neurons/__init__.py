@@ -187,8 +187,10 @@ class NeuronsTab(FamilyTab):
 
     def _set_form(self, **values) -> None:
         """Change settings from the tab's own controls; a run in progress restarts."""
-        self.panel.form.set_values({**dataclasses.asdict(self._form()), **values})
-        self._settings_changed()  # also when the form did not change (new points)
+        before = self._form()
+        self.panel.form.set_values({**dataclasses.asdict(before), **values})
+        if self._form() == before:  # new points in the same file: no change signal
+            self._settings_changed()
         if self.panel.is_running():
             self._restart = True
             self.panel.stop()

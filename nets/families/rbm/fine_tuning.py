@@ -44,7 +44,7 @@ def fine_tune(model, config, ds, seed: int, reporter) -> dict:
                 net, pixels_of(x[:256], config.pixels).reshape(x[:256].shape), y[:256])
         net.compile(make_optimizer("adam", 1e-3), "sparse_categorical_crossentropy",
                     metrics=["accuracy"])
-        stopper = _StopCallback(reporter)
+        stopper = stop_callback(reporter)
         net.fit(pixels_of(x, config.pixels).reshape(x.shape), y,
                 epochs=config.fine_tune_epochs, batch_size=32, verbose=0,
                 callbacks=[stopper])
@@ -90,7 +90,7 @@ def gradient_norms(model, x, y) -> list[float]:
     return [float(np.linalg.norm(grads[i])) for i in wanted]
 
 
-def _StopCallback(reporter):
+def stop_callback(reporter):
     import keras
 
     class Stop(keras.callbacks.Callback):
