@@ -32,6 +32,9 @@ ENTRIES = (
     ("autoencoder", "nets.families.autoencoder", "app.tabs.autoencoder:AutoencoderTab"),
     ("vae", "nets.families.vae", "app.tabs.vae:VAETab"),
     ("rbm", "nets.families.rbm", "app.tabs.rbm:RBMTab"),
+    ("rnn", "nets.families.rnn", "app.tabs.rnn:RNNTab"),
+    ("gates", "nets.families.gates", "app.tabs.gates:GatesTab"),
+    ("draw", "nets.families.draw", "app.tabs.draw:DRAWTab"),
     ("cnn", "nets.families.cnn", "app.tabs.cnn:CNNTab"),
     ("dqn", "nets.families.dqn", "app.tabs.dqn:DQNTab"),
 )

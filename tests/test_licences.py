@@ -48,3 +48,12 @@ def test_help_about_and_the_data_readme_credit_what_ships():
     readme = (ROOT / "resources" / "data" / "README.md").read_text()
     assert "danielbuechele" in readme and "vultilion" in readme and "CC BY 2.0" in readme
     assert "Alpaydin" in CREDITS and "Alpaydin" in readme and "CC BY 4.0" in readme
+    texts = ROOT / "resources" / "text"
+    for words in ("Project Gutenberg", "Python Software Foundation", "Stacks project",
+                  "GNU Free Documentation License 1.2"):
+        assert words in CREDITS, words
+    notes = (texts / "README.md").read_text()
+    assert "public domain" in notes.lower() and "PSF License" in notes
+    assert "PYTHON SOFTWARE FOUNDATION LICENSE" in (texts / "python-LICENSE.txt").read_text()
+    assert "GNU Free Documentation License" in (texts / "stacks-project-COPYING.txt"
+                                                ).read_text()

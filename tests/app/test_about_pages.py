@@ -16,6 +16,11 @@ CITATION = re.compile(r"\b[A-Z][\w'-]+(?: et al\.|(?:,? (?:&|and) | ?, ?)[A-Z][\
 
 # What each family's page must cite: (first author, year, the title's first words).
 EXPECTED = {
+    "rnn": [("Elman", 1990, "Finding structure in time"),
+            ("Hochreiter", 1997, "Long short-term memory"),
+            ("Cho", 2014, "Learning phrase representations using RNN encoder-decoder"),
+            ("Graves", 2013, "Generating sequences with recurrent neural networks"),
+            ("Karpathy", 2015, "Visualizing and understanding recurrent networks")],
     "rbm": [("Hinton", 2002, "Training products of experts by minimizing contrastive"),
             ("Hinton", 2006, "A fast learning algorithm for deep belief nets"),
             ("Hinton", 2010, "A practical guide to training restricted Boltzmann machines"),

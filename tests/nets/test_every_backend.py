@@ -16,6 +16,7 @@ from nets import backend, registry, runner
 from nets.progress import ListReporter
 
 # A few seconds of each family, on the bundled digits (the Q-learner plays CartPole).
+TEXTS = Path(__file__).resolve().parents[2] / "resources" / "text"
 SHORT = {
     "neurons": dict(epochs=3, points=100),
     "depth": dict(hidden_layers=2, width=16, epochs=1, batch_norm=True, pretraining=True,
@@ -25,6 +26,9 @@ SHORT = {
     "autoencoder": dict(hidden=16, epochs=1, few_labels=0, batch_size=256),
     "vae": dict(epochs=1, hidden=32),
     "rbm": dict(hidden="16, 8", epochs=1, fine_tune="100", fine_tune_epochs=1),
+    # a 14 kB text that ships with the app (Python's licence) rather than a 1.2 MB one
+    "rnn": dict(corpus="file", text_path=str(TEXTS / "python-LICENSE.txt"), units=16,
+                embedding=8, sequence_length=50, batch_size=32, epochs=1),
     "cnn": dict(epochs=1, filters=4, conv_blocks=1, augment=False),
     "dqn": dict(total_steps=300, learning_starts=100, batch_size=16),
 }
