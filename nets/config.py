@@ -158,7 +158,8 @@ def add_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
         extra = ""
         if i.minimum is not None or i.maximum is not None:
             extra = f" [{i.minimum} .. {i.maximum}]"
-        help_text = f"{i.help}{extra} (default: {s.default})"
+        # argparse reads % in a help text as a format ("5%" of a text held out)
+        help_text = f"{i.help}{extra} (default: {s.default})".replace("%", "%%")
         if s.type is bool:
             parser.add_argument(flag, dest=s.name, action=argparse.BooleanOptionalAction,
                                 default=None, help=help_text)

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from nets.families import cnn
-from nets.config import add_arguments, from_arguments, from_dict, specs, validate
+from nets.config import add_arguments, from_arguments, from_dict, param, specs, validate
 
 
 def test_every_cnn_field_is_declared_with_label_and_help():
@@ -45,6 +45,17 @@ def test_command_line_options_come_from_the_dataclass():
         from_arguments(cnn.Config, parser.parse_args(["--epochs", "0"]))
     with pytest.raises(SystemExit):
         parser.parse_args(["--pooling", "median"])
+
+
+def test_a_percent_sign_in_a_help_text_prints_as_one():
+    @dataclasses.dataclass
+    class Held:
+        share: int = param(5, "Held out", "The last 5% is kept aside.", minimum=1,
+                           maximum=50)
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, Held)
+    assert "The last 5% is kept aside." in " ".join(parser.format_help().split())
 
 
 def test_nan_and_infinity_are_refused_by_name():

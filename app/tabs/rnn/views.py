@@ -82,11 +82,13 @@ class TippedText(QTextEdit):
 
 
 def surprise_colour(p: float) -> str:
-    """White where the model was sure of the character it wrote, orange where it was not."""
+    """White where the model gave the character it wrote half a chance or more, then more
+    and more orange towards the characters it thought unlikely."""
     if not np.isfinite(p):
         return "#ffffff"
-    fade = int(255 * float(np.clip(p, 0.0, 1.0)) ** 0.5)
-    return f"#ff{max(fade, 140):02x}{fade:02x}"
+    strength = float(np.clip(1.0 - p / 0.5, 0.0, 1.0))
+    r, g, b = (int(255 + (c - 255) * strength) for c in (255, 170, 80))
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 class CandidatesPlot(pg.PlotWidget):

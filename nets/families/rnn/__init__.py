@@ -146,7 +146,7 @@ def train(request, reporter):
     seed_everything(run.request.seed)
     reporter.emit(Log("Reading the text ..."))
     text = corpora.load(config.corpus, config.text_path)
-    reporter.emit(Log(f"Text: {text.description} {len(text.text):,} characters, "
+    reporter.emit(Log(f"Text: {text.description.rstrip('.')}. {len(text.text):,} characters, "
                       f"{len(text.held_out_text):,} of them held out."))
     if text.report:
         reporter.emit(Log(text.report))
