@@ -16,6 +16,10 @@ CITATION = re.compile(r"\b[A-Z][\w'-]+(?: et al\.|(?:,? (?:&|and) | ?, ?)[A-Z][\
 
 # What each family's page must cite: (first author, year, the title's first words).
 EXPECTED = {
+    "draw": [("Gregor", 2015, "DRAW: a recurrent neural network for image generation"),
+             ("Kingma", 2014, "Auto-encoding variational Bayes"),
+             ("Hochreiter", 1997, "Long short-term memory"),
+             ("Graves", 2013, "Generating sequences with recurrent neural networks")],
     "rnn": [("Elman", 1990, "Finding structure in time"),
             ("Hochreiter", 1997, "Long short-term memory"),
             ("Cho", 2014, "Learning phrase representations using RNN encoder-decoder"),

@@ -55,7 +55,12 @@ spaces and short words, then names in capitals followed by a full stop and a spe
 at temperature 0.2, 1 and 1.5. Train on <i>latex</i>: after a few minutes it opens and
 closes <code>\\begin{lemma}</code>&hellip;<code>\\end{lemma}</code>, writes
 <code>$\\mathcal{O}_X$</code> and proofs (the course's own demo of this was trained on the
-same book). Train the <i>rnn</i> cell with the same settings and compare the figure.</p>
+same book). Train the <i>gru</i> and <i>rnn</i> cells with the same settings and compare
+the figures: on this task, in a few minutes, they come out close (measured on two CPU cores
+after 5 minutes on Shakespeare: LSTM 1.61, GRU 1.46, plain RNN 1.51 nats per character,
+<code>benchmarks/rnn.py</code>). The next character mostly depends on the last few, which a
+plain RNN remembers well; where the gates matter is a dependency many steps back, which
+the <i>Why gates</i> tab measures.</p>
 <p><b>Figures from the literature:</b> the best LSTM of Karpathy et al. reaches 1.077
 nats per character on War and Peace (a 20-gram model 1.195); nanoGPT's character-level
 Shakespeare reaches 1.88 nats of validation loss after about 3 minutes on a CPU.</p>
