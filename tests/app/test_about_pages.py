@@ -16,6 +16,11 @@ CITATION = re.compile(r"\b[A-Z][\w'-]+(?: et al\.|(?:,? (?:&|and) | ?, ?)[A-Z][\
 
 # What each family's page must cite: (first author, year, the title's first words).
 EXPECTED = {
+    "gates": [("Bengio", 1994, "Learning long-term dependencies with gradient descent"),
+              ("Hochreiter", 1997, "Long short-term memory"),
+              ("Gers", 2000, "Learning to forget"),
+              ("Cho", 2014, "Learning phrase representations using RNN encoder-decoder"),
+              ("Pascanu", 2013, "On the difficulty of training recurrent neural networks")],
     "draw": [("Gregor", 2015, "DRAW: a recurrent neural network for image generation"),
              ("Kingma", 2014, "Auto-encoding variational Bayes"),
              ("Hochreiter", 1997, "Long short-term memory"),

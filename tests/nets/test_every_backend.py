@@ -29,6 +29,7 @@ SHORT = {
     # a 14 kB text that ships with the app (Python's licence) rather than a 1.2 MB one
     "rnn": dict(corpus="file", text_path=str(TEXTS / "python-LICENSE.txt"), units=16,
                 embedding=8, sequence_length=50, batch_size=32, epochs=1),
+    "gates": dict(lengths="5", cells="rnn, lstm, gru", units=8, steps=20, batch_size=32),
     "draw": dict(epochs=1, steps=3, units=16, latent_dim=2, write_size=3, batch_size=500),
     "cnn": dict(epochs=1, filters=4, conv_blocks=1, augment=False),
     "dqn": dict(total_steps=300, learning_starts=100, batch_size=16),
