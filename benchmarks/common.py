@@ -49,6 +49,21 @@ class Tables:
         (out / f"{stem}.json").write_text(json.dumps(self.tables, indent=1))
 
 
+def config_with(config_cls, settings: list[str], base: dict | None = None):
+    """A family's Config from `--set key=value` options over `base` (else the defaults);
+    an unknown or bad setting stops the script in words."""
+    from nets.config import from_dict
+
+    values = dict(base or {})
+    for item in settings:
+        key, _, value = item.partition("=")
+        values[key.strip()] = value.strip()
+    unknown = set(values) - {f for f in config_cls.__dataclass_fields__}
+    if unknown:
+        raise SystemExit(f"Unknown settings: {', '.join(sorted(unknown))}")
+    return from_dict(config_cls, values, strict=True)
+
+
 def launch_times(**env_extra) -> tuple[float, float]:
     """Seconds from starting the app to its window showing, and to its backend being
     ready with every tab built (main.py's DLE_STARTUP_PROBE prints both, then quits)."""

@@ -21,17 +21,6 @@ import common  # noqa: F401  (the project on the path, a scratch home)
 import numpy as np
 
 
-def config_with(settings: list[str]):
-    from nets.config import from_dict
-    from nets.families import depth
-
-    values = {}
-    for item in settings:
-        key, _, value = item.partition("=")
-        values[key.strip()] = value.strip()
-    return from_dict(depth.Config, values, strict=True)
-
-
 def gradient_table(ds, base, seed: int) -> list[dict]:
     import dataclasses
 
@@ -102,7 +91,9 @@ def main() -> None:
     from nets import backend, data
 
     backend.start()
-    base = config_with(args.set)
+    from nets.families import depth
+
+    base = common.config_with(depth.Config, args.set)
     seeds = [int(s) for s in args.seeds.split(",")]
     ds = data.load("digits-8x8")
     tables = common.Tables()

@@ -182,19 +182,6 @@ def draw_table(base, pixels: str, seed: int, passes: int, vae_epochs, quick: boo
     return rows
 
 
-def config_with(settings: list[str], quick: bool):
-    from nets.config import from_dict, to_dict
-    from nets.families import draw
-
-    values = to_dict(draw.Config())
-    if quick:
-        values.update(epochs=1, units=16, steps=3)
-    for item in settings:
-        key, _, value = item.partition("=")
-        values[key.strip()] = value.strip()
-    return from_dict(draw.Config, values, strict=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke pass: 1 epoch, tiny "
@@ -211,7 +198,10 @@ def main() -> None:
     from nets import backend
 
     info = backend.start()
-    base = config_with(args.set, args.quick)
+    from nets.families import draw
+
+    quick = dict(epochs=1, units=16, steps=3) if args.quick else {}
+    base = common.config_with(draw.Config, args.set, quick)
     vae_epochs = 1 if args.quick else None
     passes = 1 if args.quick else args.passes
     tables = common.Tables()

@@ -22,17 +22,6 @@ import common  # noqa: F401  (the project on the path, a scratch home)
 import numpy as np
 
 
-def config_with(settings: list[str]):
-    from nets.config import from_dict
-    from nets.families import gates
-
-    values = {}
-    for item in settings:
-        key, _, value = item.partition("=")
-        values[key.strip()] = value.strip()
-    return from_dict(gates.Config, values, strict=True)
-
-
 def run_seeds(config, seeds: list[int]) -> tuple[list[dict], list[dict], list[float]]:
     import keras
 
@@ -116,7 +105,7 @@ def main() -> None:
     from nets.families import gates
 
     info = backend.start()
-    config = config_with(args.set)
+    config = common.config_with(gates.Config, args.set)
     seeds = [int(s) for s in args.seeds.split(",")]
     cells, lengths = gates.parse_cells(config), gates.parse_lengths(config)
     results, gradients, seconds = run_seeds(config, seeds)
