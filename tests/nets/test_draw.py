@@ -151,6 +151,11 @@ def test_step_by_step_drawings_for_images_and_for_the_prior(tiny_models):
     assert plain.write is None and plain.canvases.shape == (2, 3, 28, 28)
 
 
+ON_TENSORFLOW = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="training, resuming and saving run the "
+    "same code on every backend; test_every_backend.py trains the family on each")
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One epoch with autosave, then resumed for a second: (the result, the resumed run's
@@ -174,6 +179,7 @@ def trained(tmp_path_factory):
     return done.result, rep
 
 
+@ON_TENSORFLOW
 def test_a_run_resumes_from_its_autosave_with_its_optimizer(trained):
     result, rep = trained
     assert [e.epoch for e in rep.of(EpochMetrics)] == [0, 1]  # one replayed, one new
@@ -181,6 +187,7 @@ def test_a_run_resumes_from_its_autosave_with_its_optimizer(trained):
     assert len(result.history) == 2
 
 
+@ON_TENSORFLOW
 def test_training_lowers_the_loss_and_shows_drawings(trained):
     result, rep = trained
     epochs = [e.metrics for e in rep.of(EpochMetrics)]
@@ -198,6 +205,7 @@ def test_training_lowers_the_loss_and_shows_drawings(trained):
     assert done.headline.startswith("Held-out -ELBO") and "nats" in done.headline
 
 
+@ON_TENSORFLOW
 def test_a_saved_model_loads_with_the_same_weights_and_draws_the_same(trained, tmp_path):
     result, _ = trained
     path = result.save(tmp_path / "d.keras")

@@ -1,6 +1,7 @@
 """Why gates: the long-memory tasks are made right (checked against plain loops), the
 gradient through time is the one backpropagation computes (checked against a hand-written
 backward pass), and a short sweep trains, reports, stops, saves and loads."""
+import keras
 import numpy as np
 import pytest
 
@@ -96,6 +97,8 @@ TINY = dict(lengths="3, 6", cells="lstm, gru", units=8, steps=120, batch_size=64
             symbols=3)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the sweep runs the "
+                    "same code on every backend; test_every_backend.py trains it on each")
 def test_a_short_sweep_reports_every_pair_and_saves_and_loads(tmp_path):
     done, reporter = run(gates.Config(**TINY))
     assert done.status == "finished", done.message + done.detail
