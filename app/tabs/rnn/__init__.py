@@ -108,7 +108,7 @@ def held_out_excerpt(meta: dict) -> str:
 
 def trace_job(cache: dict, model, alphabet, text: str):
     """The states at every character of `text` and the best-matching units."""
-    traced, _ = writer_for(cache, model, alphabet).trace(text)
+    traced = writer_for(cache, model, alphabet).trace(text)
     return text, traced, best_units(traced, text)
 
 

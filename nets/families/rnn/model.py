@@ -162,24 +162,13 @@ class Writer:
         parts = self.state[0].reshape(len(names), self.units)
         return dict(zip(names, parts))
 
-    def trace(self, text: str, checkpoint=None):
-        """Read `text` from a fresh state; returns (every state vector at every character:
-        name -> (len(text), units), the probability the model gave each character given
-        the ones before it; NaN for the first)."""
+    def trace(self, text: str) -> dict[str, np.ndarray]:
+        """Read `text` from a fresh state; every state vector at every character, by name:
+        (len(text), units) each."""
         self.reset()
-        ids = self.alphabet.encode(text)
         traced = {name: [] for name in self.states()}
-        probs = np.full(len(ids), np.nan)
-        for t, i in enumerate(ids):
-            if self.logits is not None:
-                probs[t] = softmax(self.logits)[i]
+        for i in self.alphabet.encode(text):
             self.read(int(i))
             for name, vector in self.states().items():
                 traced[name].append(vector)
-            if checkpoint is not None and t % 256 == 0:
-                checkpoint()
-        return {k: np.asarray(v) for k, v in traced.items()}, probs
-
-
-def bits(nats: float) -> float:
-    return nats / LN2
+        return {k: np.asarray(v) for k, v in traced.items()}
