@@ -14,7 +14,6 @@ AFTER = ("The tabs below follow the course, from learning a dictionary of image 
 # The course's families that have no tab yet (title, what it will teach). The page leaves
 # out any whose title a tab already has; remove an entry when its tab arrives.
 NOT_YET = [
-    ("Visual attention", "captioning an image while looking at one part of it at a time"),
     ("Generative adversarial nets", "a generator and a discriminator trained against each "
      "other, and adversarial images that fool a classifier"),
 ]

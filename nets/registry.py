@@ -36,6 +36,7 @@ ENTRIES = (
     ("gates", "nets.families.gates", "app.tabs.gates:GatesTab"),
     ("draw", "nets.families.draw", "app.tabs.draw:DRAWTab"),
     ("cnn", "nets.families.cnn", "app.tabs.cnn:CNNTab"),
+    ("captions", "nets.families.captions", "app.tabs.captions:CaptionsTab"),
     ("dqn", "nets.families.dqn", "app.tabs.dqn:DQNTab"),
 )
 

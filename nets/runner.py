@@ -162,12 +162,18 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
     starts in: `announce`). Autosaves are numbered by the epoch of the whole run and hold
     `autosave_model` (default: the model fitted; a stage passes the whole network it is
     part of). `augment(x_batch, rng)`, when given, changes each training batch on the fly
-    (in numpy, outside the model, so it costs the same on every backend).
+    (in numpy, outside the model, so it costs the same on every backend). `x` may also be
+    a keras PyDataset whose batches (x, y) are made as training goes (y is then None).
     """
     import keras
 
-    samples = len(x)
-    steps = int(np.ceil(samples / batch_size))
+    made_on_the_fly = isinstance(x, keras.utils.PyDataset)  # its batches hold y too
+    if made_on_the_fly:
+        steps = len(x)
+        samples = steps * batch_size
+    else:
+        samples = len(x[0]) if isinstance(x, (tuple, list)) else len(x)  # several inputs
+        steps = int(np.ceil(samples / batch_size))
     history = list(history or [])
     if epoch_offset == 0 if announce is None else announce:
         reporter.emit(Started(total_steps=(total_epochs or epochs) * steps,
@@ -201,7 +207,7 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
 
     t0 = time.monotonic()
     status, message = "finished", ""
-    data = dict(x=x, y=y, batch_size=batch_size)
+    data = dict(x=x, y=y, batch_size=batch_size) if not made_on_the_fly else dict(x=x)
     if augment is not None:
         data = dict(x=augmented_batches(x, y, batch_size, augment, seed),
                     # it shuffles the samples itself; Keras would also shuffle the order of

@@ -16,6 +16,11 @@ CITATION = re.compile(r"\b[A-Z][\w'-]+(?: et al\.|(?:,? (?:&|and) | ?, ?)[A-Z][\
 
 # What each family's page must cite: (first author, year, the title's first words).
 EXPECTED = {
+    "captions": [("Xu", 2015, "Show, attend and tell"),
+                 ("Bahdanau", 2015, "Neural machine translation by jointly learning"),
+                 ("Vinyals", 2015, "Show and tell"),
+                 ("Papineni", 2002, "BLEU"),
+                 ("Hochreiter", 1997, "Long short-term memory")],
     "gates": [("Bengio", 1994, "Learning long-term dependencies with gradient descent"),
               ("Hochreiter", 1997, "Long short-term memory"),
               ("Gers", 2000, "Learning to forget"),

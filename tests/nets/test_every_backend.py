@@ -32,6 +32,8 @@ SHORT = {
     "gates": dict(lengths="5", cells="rnn, lstm, gru", units=8, steps=20, batch_size=32),
     "draw": dict(epochs=1, steps=3, units=16, latent_dim=2, write_size=3, batch_size=500),
     "cnn": dict(epochs=1, filters=4, conv_blocks=1, augment=False),
+    "captions": dict(epochs=1, filters=4, units=16, embedding=8, attention=8,
+                     scenes_per_epoch=64, batch_size=32, max_objects=2),
     "dqn": dict(total_steps=300, learning_starts=100, batch_size=16),
 }
 ROOT = Path(__file__).resolve().parents[2]

@@ -244,9 +244,3 @@ class RNNTab(FamilyTab):
         self.stop_writing()
         self.jobs.submit(trace_job, self._cache, self.model, self.alphabet, kept,
                          tag=("trace", self._session))
-
-
-if __name__ == "__main__":
-    from app.main_window import run_standalone
-
-    run_standalone(RNNTab)
