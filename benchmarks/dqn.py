@@ -115,14 +115,14 @@ def bench_gui(quick: bool, seconds: float | None = None, rounds: int = 1) -> lis
         tab.show()
         form = tab.panel.form
         form.set_values({**form.values(), "game": "Pong", "total_steps": 10**6,
-                         "learning_starts": 500, "replay_capacity": 20_000,
+                         "learning_starts": 100 if quick else 500, "replay_capacity": 20_000,
                          "batch_size": 32, "train_every": 4})
         tab.play.live.setChecked(live)
         stats = []
         tab.panel.events.connect(lambda batch: stats.extend(
             (time.perf_counter(), e.value["step"]) for e in batch
             if isinstance(e, Artifact) and e.name == "stats" and e.value["learning"]))
-        settle = 6 if quick else 15  # TF start-up and the warm-up first
+        settle = 4 if quick else 15  # TF start-up and the warm-up first
         probe = LagProbe(settle_s=settle)
         tab.panel.start()
         probe.start()

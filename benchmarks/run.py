@@ -63,19 +63,23 @@ def bench_startup(repeats: int) -> None:
 
 
 # ------------------------------------------------------------------ CNN quality
+QUICK_CNN = dict(filters=4, conv_blocks=1)  # --quick: the same code, a smaller convnet
+
+
 def bench_cnn_accuracy(quick: bool) -> None:
     from nets import data, runner
     from nets.families import cnn
     from nets.progress import ListReporter
 
-    cfg = cnn.Config(epochs=1) if quick else cnn.Config()
+    cfg = cnn.Config(epochs=1, **QUICK_CNN) if quick else cnn.Config()
     t0 = time.monotonic()
     done = runner.execute(runner.RunRequest("cnn", cfg, "mnist-5k", seed=0, autosave=False),
                           ListReporter())
     wall = time.monotonic() - t0
     ds = data.load("mnist-5k")
     acc = float((cnn.predict(done.result.model, ds.x_val).argmax(1) == ds.y_val).mean())
-    row(f"CNN held-out accuracy, bundled 4,000/1,000, default config ({cfg.epochs} epochs)",
+    row(f"CNN held-out accuracy, bundled 4,000/1,000, {'a small' if quick else 'default'} "
+        f"config ({cfg.epochs} epochs)",
         round(100 * acc, 2), "%", ">= 97.5 %")
     row("CNN wall time for that run (data, build, train, mistakes)", round(wall, 1), "s",
         "<= 60 s", fit_seconds=round(done.result.fit_seconds, 1))
@@ -152,7 +156,7 @@ def bench_throughput(qapp, quick: bool) -> None:
     from nets import data
     from nets.families import cnn
 
-    cfg = cnn.Config(epochs=2 if quick else 8)
+    cfg = cnn.Config(epochs=2, **QUICK_CNN) if quick else cnn.Config(epochs=8)
     ds = data.load("mnist-5k")
     if not quick:  # warm-up of both: the first fit of a process pays one-off costs
         bare_epoch_seconds(cfg, ds)
@@ -168,7 +172,8 @@ def bench_throughput(qapp, quick: bool) -> None:
                                         f"{len(bare)} interleaved runs after a warm-up "
                                         f"(medians {statistics.median(bare):.3f} / "
                                         f"{statistics.median(app):.3f}): bare fit {b:.3f} "
-                                        f"vs in-app {a:.3f}; default CNN with its "
+                                        f"vs in-app {a:.3f}; "
+                                        f"{'a small' if quick else 'default'} CNN with its "
                                         "augmentation pipeline, bundled digits")
     probe = LagProbe(settle_s=2)  # a separate run: the probe's timer costs a little
     app_epoch_seconds(qapp, cfg, probe)
@@ -188,8 +193,9 @@ def bench_draw_latency(qapp, quick: bool) -> None:
     from nets.families import cnn
     from nets.progress import ListReporter
 
-    done = runner.execute(runner.RunRequest("cnn", cnn.Config(epochs=1), "mnist-5k",
-                                            autosave=False), ListReporter())
+    cfg = cnn.Config(epochs=1, **(QUICK_CNN if quick else {}))
+    done = runner.execute(runner.RunRequest("cnn", cfg, "mnist-5k", autosave=False),
+                          ListReporter())
     tab = CNNTab()
     tab.resize(1400, 860)
     tab.show()
@@ -219,6 +225,8 @@ def bench_autoencoders(quick: bool) -> None:
     from nets import runner
     from nets.progress import Artifact, EpochMetrics, ListReporter
 
+    if quick:  # the few-labels recipe trains each network 2 x 100 epochs: a few will do
+        aes.FEW_LABEL_PROBE_EPOCHS = aes.FEW_LABEL_FINETUNE_EPOCHS = 3
     for kind in ("plain",) if quick else ("plain", "stacked", "denoising"):
         cfg = aes.Config(kind=kind, epochs=1 if quick else aes.Config().epochs,
                          few_labels=20 if quick else 100)
@@ -363,7 +371,7 @@ def bench_dictionaries(quick: bool) -> None:
 def bench_dqn(quick: bool) -> None:
     import dqn as dqn_bench
 
-    on, off, ratio = dqn_bench.bench_gui(quick, seconds=4 if quick else 20,
+    on, off, ratio = dqn_bench.bench_gui(quick, seconds=3 if quick else 20,
                                          rounds=1 if quick else 2)
     row("DQN tab training Pong: agent steps/s, live view on / off",
         ratio["agent steps/s"], "ratio", ">= 0.9",

@@ -1,8 +1,11 @@
 """The headless command line: same code path as the GUI, options from the config."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from nets.families import cnn
 
@@ -21,10 +24,21 @@ def test_list_names_families_and_datasets(tmp_path):
     assert "cnn" in r.stdout and "mnist-5k" in r.stdout and "bundled" in r.stdout
 
 
-def test_train_saves_a_model_that_loads(tmp_path):
-    r = run("train", "cnn", "--epochs", "1", "--filters", "4", "--conv-blocks", "1",
-            "--no-augment", "--dataset", "mnist-5k", "--save", "digits.keras",
-            tmp_path=tmp_path)
+SMALL = ["--filters", "4", "--conv-blocks", "1", "--no-augment", "--dataset", "mnist-5k"]
+
+
+@pytest.fixture(scope="module")
+def trained_one_epoch(tmp_path_factory):
+    """`train cnn --epochs 1 ... --save digits.keras` run once: (the run, its folder). The
+    tests that read its files and resume from its autosave share it (each run is seconds
+    of TensorFlow start-up)."""
+    folder = tmp_path_factory.mktemp("cli")
+    return run("train", "cnn", "--epochs", "1", *SMALL, "--save", "digits.keras",
+               tmp_path=folder), folder
+
+
+def test_train_saves_a_model_that_loads(trained_one_epoch):
+    r, tmp_path = trained_one_epoch
     assert r.returncode == 0, r.stderr[-2000:]
     assert "bundled subset" in r.stdout and "epoch 1/1" in r.stdout
     loaded = cnn.load(tmp_path / "digits.keras")
@@ -72,14 +86,17 @@ def test_an_unwritable_save_path_is_refused_before_training(tmp_path):
     assert "epoch" not in r.stdout  # nothing was trained first
 
 
-def test_the_last_line_is_the_held_out_figure_and_resume_goes_to_the_epochs_asked(tmp_path):
-    small = ["--filters", "4", "--conv-blocks", "1", "--no-augment", "--dataset", "mnist-5k"]
-    r = run("train", "cnn", "--epochs", "1", *small, tmp_path=tmp_path)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.strip().splitlines()[-1].startswith("Held-out accuracy: ")
-    r = run("train", "cnn", "--resume", "--epochs", "2", *small, tmp_path=tmp_path)
+def test_the_last_line_is_the_held_out_figure_and_resume_goes_to_the_epochs_asked(
+        trained_one_epoch, tmp_path):
+    first, folder = trained_one_epoch
+    assert first.returncode == 0, first.stderr[-2000:]
+    # the held-out figure ends a run: just before "Saved the model to ...", else last
+    assert first.stdout.strip().splitlines()[-2].startswith("Held-out accuracy: ")
+    shutil.copytree(folder / "home", tmp_path / "home")  # its autosave after epoch 1
+    r = run("train", "cnn", "--resume", "--epochs", "2", *SMALL, tmp_path=tmp_path)
     assert r.returncode == 0 and "Trained 1 epochs" in r.stdout, r.stdout[-2000:]
-    r = run("train", "cnn", "--resume", "--epochs", "2", *small, tmp_path=tmp_path)
+    assert r.stdout.strip().splitlines()[-1].startswith("Held-out accuracy: ")
+    r = run("train", "cnn", "--resume", "--epochs", "2", *SMALL, tmp_path=tmp_path)
     assert r.returncode == 1 and "already trained 2 epochs" in r.stdout
 
 

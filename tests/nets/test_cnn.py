@@ -1,4 +1,5 @@
 """The convnet family: it learns, its views have the right shapes, drawings become digits."""
+import keras
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,7 +13,15 @@ from nets import digit_augment as augment
 from nets.progress import (BatchMetrics, Done, EpochMetrics, ImageEvent, ListReporter, Log,
                            Started)
 
+# The lessons (it learns, with and without augmentation) train for seconds; on the other
+# backends test_every_backend.py trains the family, and test_progress.py the augmented
+# batches (made in numpy, the same on every backend).
+ON_TENSORFLOW = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="training runs the same code on every "
+    "backend; test_every_backend.py trains the family on each")
 
+
+@ON_TENSORFLOW
 def test_learns_digits_it_never_saw():
     # 3 quick epochs on the 4,000 training digits; accuracy is measured on the 1,000
     # held-out digits, which training never touches.
@@ -179,6 +188,7 @@ def test_typeset_forms_add_a_flag_to_ones_and_a_hook_to_sixes_only():
     np.testing.assert_array_equal(out, again)
 
 
+@ON_TENSORFLOW
 def test_training_with_augmentation_says_so_and_learns():
     cfg = cnn.Config(epochs=2, filters=8, conv_blocks=1)  # augment is on by default
     assert cfg.augment

@@ -1,6 +1,7 @@
 """Why deep nets stalled: the vanishing gradient is measured, not assumed (a deep sigmoid
 net with small weights hands its first layers a gradient many times smaller than its last;
 ReLU units, Glorot's initialisation and batch norm do not), and a run reports it."""
+import keras
 import numpy as np
 import pytest
 
@@ -8,6 +9,13 @@ from nets import data, runner
 from nets.families import depth
 from nets.families.depth.model import GradientProbe, build_model, calibrate_batch_norm
 from nets.progress import Artifact, BatchMetrics, EpochMetrics, ListReporter
+
+# The gradient probe (code per backend) is checked on every backend by the tests of its
+# norms; a run, its file and its resuming are the same code on each, and
+# test_every_backend.py trains, saves and loads the family (batch norm, pretraining) on each.
+ON_TENSORFLOW = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="runs, files and resuming are the same "
+    "code on every backend; test_every_backend.py trains the family on each")
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +56,7 @@ def run(config, controls=None, seed=0, autosave=False):
     return done, reporter
 
 
+@ON_TENSORFLOW
 def test_a_short_run_reports_gradients_and_weight_changes_and_finishes():
     config = depth.Config(hidden_layers=3, width=16, epochs=2, pretraining=True,
                           pretrain_epochs=1, batch_size=128)
@@ -69,6 +78,7 @@ def test_a_short_run_reports_gradients_and_weight_changes_and_finishes():
     assert "Held-out accuracy" in done.headline and "Pretraining" in done.headline
 
 
+@ON_TENSORFLOW
 def test_a_saved_net_loads_back_with_the_same_weights(tmp_path):
     done, _ = run(depth.Config(hidden_layers=2, width=8, epochs=1, batch_norm=True))
     path = done.result.save(tmp_path / "deep.keras")
@@ -88,6 +98,7 @@ def test_a_huge_learning_rate_ends_in_plain_words():
     assert all(np.isfinite(w).all() for w in weights)  # the last good weights are kept
 
 
+@ON_TENSORFLOW
 def test_a_stopped_run_keeps_its_work_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setenv("DLE_HOME", str(tmp_path))
     config = depth.Config(hidden_layers=2, width=8, epochs=3, batch_size=256)

@@ -1,6 +1,7 @@
 """Deep Q-learning: targets, the replay memory, epsilon, the target network, smoke runs."""
 import dataclasses
 
+import keras
 import numpy as np
 import pytest
 
@@ -8,6 +9,12 @@ from nets import runner
 from nets.families import dqn
 from nets.errors import SettingsError
 from nets.progress import Artifact, Controls, ImageEvent, ListReporter, Log
+
+# Resuming is the same code on every backend; test_every_backend.py trains, saves and loads
+# an agent on each, and the Pong smoke run below runs the Atari network on each.
+ON_TENSORFLOW = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="resuming is the same code on every "
+    "backend; test_every_backend.py trains, saves and loads an agent on each")
 
 
 def test_targets_follow_the_formula_for_terminal_and_other_steps():
@@ -208,6 +215,7 @@ def test_pong_smoke_run_uses_stacked_84x84_frames():
     assert screen.shape == (210, 160, 3)
 
 
+@ON_TENSORFLOW
 def test_resume_continues_from_the_autosave_of_its_game_to_the_steps_asked():
     cfg = dqn.Config(learning_starts=50, batch_size=16, autosave_every=200,
                      epsilon_fraction=0.5)
@@ -230,6 +238,7 @@ def test_resume_continues_from_the_autosave_of_its_game_to_the_steps_asked():
     assert done.status == "failed" and "already trained 800 steps" in done.message
 
 
+@ON_TENSORFLOW
 def test_resuming_another_game_never_takes_this_games_agent():
     cfg = dqn.Config(learning_starts=50, batch_size=16, autosave_every=100, total_steps=200)
     assert runner.execute(runner.RunRequest("dqn", cfg, ""), ListReporter()).status == \

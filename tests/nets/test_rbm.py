@@ -3,6 +3,7 @@ CD's update on a known case, AIS against the exact value, Gibbs chains, the stac
 shapes, and short runs that learn, refuse bad input and end in words."""
 import itertools
 
+import keras
 import numpy as np
 import pytest
 
@@ -12,6 +13,13 @@ from nets.families import rbm
 from nets.families.rbm import Config, gibbs
 from nets.families.rbm import likelihood as lik
 from nets.progress import Artifact, ImageEvent, ListReporter
+
+# The stack's runs (pretraining layer by layer, fine-tuning, resuming in a layer) are the
+# same code on every backend; test_every_backend.py trains a deep belief net, fine-tuned,
+# on each. CD, AIS and the Gibbs chains are checked on every backend.
+ON_TENSORFLOW = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the stack's runs are the same code on "
+    "every backend; test_every_backend.py trains a deep belief net on each")
 
 
 def tiny(visible=6, hidden=4, scale=1.0, seed=0):
@@ -130,6 +138,7 @@ def test_a_small_rbm_beats_independent_pixels_and_shows_its_filters():
     assert "Held-out log-likelihood" in done.headline
 
 
+@ON_TENSORFLOW
 def test_a_deep_belief_net_pretrains_layer_by_layer_and_fine_tunes():
     done, reporter = run(Config(hidden="16, 16", epochs=1, fine_tune="100",
                                 fine_tune_epochs=2))
@@ -153,6 +162,7 @@ def test_bad_settings_and_data_end_in_words(monkeypatch):
         rbm.check_pixels(np.zeros((10, 64), np.float32))
 
 
+@ON_TENSORFLOW
 def test_a_deep_belief_net_resumes_in_the_layer_it_stopped_in_with_more_epochs():
     config = Config(hidden="8, 8", epochs=1, fine_tune="none")
     first = runner.execute(runner.RunRequest("rbm", config, "digits-8x8", seed=0),
