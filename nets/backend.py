@@ -234,28 +234,34 @@ def predictor(model, training: bool = False) -> Callable:
     return predict
 
 
-def gradient_step(model, optimizer, loss_fn: Callable) -> Callable:
+def gradient_step(model, optimizer, loss_fn: Callable, variables=None) -> Callable:
     """A compiled optimiser step for a hand-written loop: step(*batch) -> the loss (a
     float; NaN when the step was not finite and so not applied: the weights stay).
 
     `loss_fn(call, *batch)` computes the loss of a batch with keras.ops, where `call(x)`
     runs `model` on x in training mode (its only way to use the model's weights: other
-    tensors, e.g. a target network's values, come in the batch)."""
+    tensors, e.g. a target network's values, come in the batch). `variables`, a sub-list
+    of model.trainable_variables, are the ones the step updates (a GAN's discriminator's,
+    its generator's: both play in one model); the rest count in the loss as they are.
+    None: all of them."""
     import keras
 
     name = name_now()
-    optimizer.build(model.trainable_variables)
+    variables = list(model.trainable_variables if variables is None else variables)
+    known = {id(v) for v in model.trainable_variables}
+    if not variables or not all(id(v) in known for v in variables):
+        raise ValueError("gradient_step: `variables` must be trainable variables of the "
+                         "model")
+    optimizer.build(variables)
     if name == "tensorflow":
-        return _tf_step(model, optimizer, loss_fn)
+        return _tf_step(model, optimizer, loss_fn, variables)
     if name == "jax":
-        return _jax_step(model, optimizer, loss_fn)
-    return _torch_step(model, optimizer, loss_fn, keras)
+        return _jax_step(model, optimizer, loss_fn, variables)
+    return _torch_step(model, optimizer, loss_fn, variables, keras)
 
 
-def _tf_step(model, optimizer, loss_fn):
+def _tf_step(model, optimizer, loss_fn, variables):
     import tensorflow as tf
-
-    variables = model.trainable_variables
 
     @tf.function(reduce_retracing=True)
     def step(*batch):
@@ -274,15 +280,24 @@ def _tf_step(model, optimizer, loss_fn):
     return lambda *batch: float(step(*batch))
 
 
-def _jax_step(model, optimizer, loss_fn):
+def _jax_step(model, optimizer, loss_fn, variables):
     import jax
     import jax.numpy as jnp
 
-    def loss_of(tv, ntv, *batch):
+    every = model.trainable_variables
+    chosen = {id(v) for v in variables}
+    order = [id(v) for v in every]  # where each chosen and each other variable goes
+
+    def whole(tv, rest):
+        """The model's trainable values in its order, from the chosen and the others."""
+        chosen_values, other_values = iter(tv), iter(rest)
+        return [next(chosen_values) if i in chosen else next(other_values) for i in order]
+
+    def loss_of(tv, rest, ntv, *batch):
         updated = [ntv]
 
         def call(x):
-            y, updated[0] = model.stateless_call(tv, ntv, x, training=True)
+            y, updated[0] = model.stateless_call(whole(tv, rest), ntv, x, training=True)
             return y
 
         return loss_fn(call, *batch), updated[0]
@@ -290,8 +305,8 @@ def _jax_step(model, optimizer, loss_fn):
     grad_fn = jax.value_and_grad(loss_of, has_aux=True)
 
     @jax.jit
-    def pure(tv, ntv, ov, *batch):
-        (loss, ntv2), grads = grad_fn(tv, ntv, *batch)
+    def pure(tv, rest, ntv, ov, *batch):
+        (loss, ntv2), grads = grad_fn(tv, rest, ntv, *batch)
         tv2, ov2 = optimizer.stateless_apply(ov, grads, tv)
         finite = jnp.isfinite(loss) & jnp.all(jnp.array(
             [jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(grads)]))
@@ -303,22 +318,21 @@ def _jax_step(model, optimizer, loss_fn):
                 pick(ov2, ov))
 
     def step(*batch):
-        tvars, ntvars = model.trainable_variables, model.non_trainable_variables
+        tvars, ntvars = variables, model.non_trainable_variables
         ovars = optimizer.variables
-        loss, tv, ntv, ov = pure([v.value for v in tvars], [v.value for v in ntvars],
-                                 [v.value for v in ovars], *batch)
-        for variables, values in ((tvars, tv), (ntvars, ntv), (ovars, ov)):
-            for v, value in zip(variables, values):
+        rest = [v.value for v in model.trainable_variables if id(v) not in chosen]
+        loss, tv, ntv, ov = pure([v.value for v in tvars], rest,
+                                 [v.value for v in ntvars], [v.value for v in ovars], *batch)
+        for group, values in ((tvars, tv), (ntvars, ntv), (ovars, ov)):
+            for v, value in zip(group, values):
                 v.assign(value)
         return float(loss)
 
     return step
 
 
-def _torch_step(model, optimizer, loss_fn, keras):
+def _torch_step(model, optimizer, loss_fn, variables, keras):
     import torch
-
-    variables = model.trainable_variables
 
     def step(*batch):
         batch = [keras.ops.convert_to_tensor(b) for b in batch]
@@ -381,3 +395,49 @@ def gradients(model, loss_fn: Callable) -> Callable:
                                        else to_numpy(x) for v, x in zip(variables, g)]
 
     return grads
+
+
+def input_gradient(model, loss_fn: Callable) -> Callable:
+    """grad(x, *rest) -> (loss, dLoss/dx as numpy, x's shape), compiled for the backend;
+    the weights are not changed. `loss_fn(call, x, *rest)` returns a scalar, where `call`
+    runs the model in inference mode: an adversarial image's direction, or where a GAN's
+    generator would push each of its points (a sum over points gives each its own)."""
+    import keras
+
+    name = name_now()
+    to_numpy = keras.ops.convert_to_numpy
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(reduce_retracing=True)
+        def compute(x, *rest):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = loss_fn(lambda v: model(v, training=False), x, *rest)
+            return loss, tape.gradient(loss, x)
+    elif name == "jax":
+        import jax
+
+        def loss_of(x, tv, ntv, *rest):
+            return loss_fn(lambda v: model.stateless_call(tv, ntv, v, training=False)[0],
+                           x, *rest)
+
+        pure = jax.jit(jax.value_and_grad(loss_of))
+
+        def compute(x, *rest):
+            return pure(x, [v.value for v in model.trainable_variables],
+                        [v.value for v in model.non_trainable_variables], *rest)
+    else:
+        import torch
+
+        def compute(x, *rest):
+            x = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
+            rest = [keras.ops.convert_to_tensor(r) for r in rest]
+            loss = loss_fn(lambda v: model(v, training=False), x, *rest)
+            return loss.detach(), torch.autograd.grad(loss, x)[0]
+
+    def grad(x, *rest):
+        loss, g = compute(keras.ops.convert_to_tensor(np.asarray(x, np.float32)), *rest)
+        return float(to_numpy(loss)), to_numpy(g)
+
+    return grad

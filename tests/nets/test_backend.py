@@ -99,3 +99,61 @@ def test_an_unknown_or_missing_backend_says_so_and_the_default_is_used(monkeypat
     note = backend.choose("torch")
     assert "PyTorch is not installed" in note and '.[torch]' in note
     assert os.environ["KERAS_BACKEND"] == "tensorflow"
+
+
+class TwoParts(keras.Model):
+    """A generator and a critic in one model, as a GAN's steps see them."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+        self.second = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        self.built = True
+
+    def call(self, x, training=False):
+        return self.second(self.first(x, training=training), training=training)
+
+
+def test_gradient_step_updates_only_the_variables_it_is_given():
+    keras.utils.set_random_seed(0)
+    model = TwoParts()
+    x = np.random.default_rng(0).normal(size=(32, 2)).astype("float32")
+    y = np.ones(32, "float32")
+    for part, other in ((model.second, model.first), (model.first, model.second)):
+        step = backend.gradient_step(model, keras.optimizers.SGD(0.1), _mse,
+                                     variables=part.trainable_variables)
+        before = [w.copy() for w in part.get_weights()]
+        kept = [w.copy() for w in other.get_weights()]
+        first = step(x, y)
+        for _ in range(5):
+            last = step(x, y)
+        assert last < first
+        assert all(np.any(a != b) for a, b in zip(part.get_weights(), before))
+        for a, b in zip(other.get_weights(), kept):
+            np.testing.assert_array_equal(a, b)  # the other part stays as it was
+    try:
+        backend.gradient_step(model, keras.optimizers.SGD(0.1), _mse,
+                              variables=_linear_model().trainable_variables)
+    except ValueError as exc:
+        assert "variables" in str(exc)
+    else:
+        raise AssertionError("variables of another model were accepted")
+
+
+def test_input_gradient_is_the_hand_derivative_per_input_and_leaves_the_weights():
+    model = _linear_model()
+    model.layers[0].kernel.assign(np.array([[1.0], [0.0], [2.0]], "float32"))
+    model.layers[0].bias.assign(np.array([0.5], "float32"))
+    x = np.array([[1.0, 2.0, 3.0], [0.0, 1.0, -1.0]], "float32")
+    y = np.array([1.0, 0.0], "float32")
+
+    def summed(call, x, y):
+        return keras.ops.sum(keras.ops.square(call(x)[:, 0] - y))
+
+    loss, dx = backend.input_gradient(model, summed)(x, y)
+    error = x @ np.array([1.0, 0.0, 2.0]) + 0.5 - y
+    assert abs(loss - np.sum(error ** 2)) < 1e-4
+    assert dx.shape == x.shape
+    # d/dx of (w.x + b - y)^2 is 2 (w.x + b - y) w, for each row on its own
+    np.testing.assert_allclose(dx, 2 * error[:, None] * np.array([1.0, 0.0, 2.0]), rtol=1e-6)
+    np.testing.assert_array_equal(model.get_weights()[1], [0.5])
