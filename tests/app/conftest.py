@@ -12,8 +12,11 @@ def private_settings(tmp_path):
     yield
 
 
+_frozen_for = []  # the module whose tests' survivors the garbage collector passes over
+
+
 @pytest.fixture(autouse=True)
-def no_thread_left(qapp):
+def no_thread_left(qapp, request):
     yield
     from app.worker import running_threads
 
@@ -26,8 +29,28 @@ def no_thread_left(qapp):
     left = running_threads()
     assert not left, f"test left threads running: {left}"
     # Collect the test's Qt objects here, in the GUI thread, rather than whenever some
-    # other thread happens to trigger the garbage collector.
+    # other thread happens to trigger the garbage collector. What survives is then frozen:
+    # later collections (here, or automatic in any thread) pass over it and look only at
+    # what one test made; with TensorFlow loaded a full collection takes 0.3 s or more,
+    # after each of 200 tests. The first test of each module unfreezes everything first,
+    # so what the last module left (its module-scoped fixtures too) is collected, here.
     import gc
+
+    module = request.node.module.__name__
+    if _frozen_for != [module]:
+        gc.unfreeze()
+        _frozen_for[:] = [module]
+    gc.collect()
+    gc.freeze()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def nothing_left_frozen():
+    """The last frozen objects are collected at the end, as they were before."""
+    yield
+    import gc
+
+    gc.unfreeze()
     gc.collect()
 
 
