@@ -1,4 +1,5 @@
-"""Deep Learning Explorer. No arguments: the GUI. `train`, `list`: the same work headless.
+"""Deep Learning Explorer. No arguments: the GUI. `train`, `list`, `attack`: the same work
+headless.
 
     python main.py                                  # the app
     python main.py list                             # families and datasets
@@ -8,6 +9,7 @@
     python main.py --data-dir ~/dle-data            # the app, reading the kit
     python main.py train cnn --epochs 3 --save digits.keras
     python main.py --backend jax train cnn          # on JAX (pip install -e ".[jax]")
+    python main.py attack digits.keras --attack fgsm --eps 0,0.1,0.2,0.3 --out curve.csv
 """
 from __future__ import annotations
 
@@ -64,7 +66,33 @@ def build_parser() -> argparse.ArgumentParser:
         common.add_argument("--no-autosave", action="store_true",
                             help="do not autosave after each epoch")
         config.add_arguments(p.add_argument_group("hyperparameters"), fam.config)
+    add_attack_parser(sub)
     return parser
+
+
+def add_attack_parser(sub) -> None:
+    from nets import adversarial
+
+    p = sub.add_parser("attack", help="held-out accuracy of a saved convnet under an "
+                       "adversarial attack, for each ε (the robustness curve)",
+                       description="Attack a saved convnet (a model of `train cnn`) on its "
+                       "held-out images and print its accuracy at each ε.")
+    p.add_argument("model", metavar="MODEL.keras", help="a model saved by `train cnn "
+                   "--save` or the app's Convolutional nets tab")
+    p.add_argument("--attack", choices=adversarial.ATTACKS, default="fgsm",
+                   help="fgsm: one signed-gradient step; pgd: iterated, projected steps; "
+                        "targeted: PGD towards --target (default: fgsm)")
+    p.add_argument("--target", type=int, help="the class a targeted attack aims for")
+    p.add_argument("--eps", default=",".join(f"{e:g}" for e in adversarial.CURVE_EPSILONS),
+                   help="comma-separated ε values in [0, 1], a share of the 0..1 pixel "
+                        "range (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=adversarial.PGD_STEPS,
+                   help="steps of pgd and targeted (default: %(default)s)")
+    p.add_argument("--images", type=int, default=1000,
+                   help="held-out images to attack, the first N (default: %(default)s)")
+    p.add_argument("--dataset", help="dataset key (default: the one the model was "
+                   "trained on)")
+    p.add_argument("--out", metavar="FILE.csv|FILE.json", help="also write the curve here")
 
 
 def cmd_list() -> int:
@@ -133,6 +161,62 @@ def cmd_train(args) -> int:
     return {"finished": 0, "stopped": 130}.get(done.status, 1)
 
 
+def cmd_attack(args) -> int:
+    from nets import adversarial, backend, storage
+    from nets import data as datasets
+    from nets.errors import PlainError
+
+    try:
+        epsilons = adversarial.parse_epsilons(args.eps)
+        if args.attack == "targeted" and args.target is None:
+            raise adversarial.AttackError("A targeted attack needs --target, the class "
+                                          "to make the network say (e.g. --target 3).")
+        if args.steps < 1 or args.images < 1:
+            raise adversarial.AttackError("--steps and --images must be at least 1.")
+        if args.out:
+            problem = storage.check_writable(args.out)
+            if problem:
+                raise adversarial.AttackError(problem.replace("save to", "write to"))
+            if not args.out.lower().endswith((".csv", ".json")):
+                raise adversarial.AttackError("--out must name a .csv or .json file.")
+    except adversarial.AttackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:  # a damaged or foreign file is named before seconds of backend start-up
+        adversarial.check_family(str(storage.read_meta(args.model).get("family", "?")))
+    except PlainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    backend.start()
+    try:
+        trained = adversarial.load_classifier(args.model)
+        model = trained.model
+        if args.target is not None and not 0 <= args.target < model.output_shape[-1]:
+            raise adversarial.AttackError(f"--target must be a class between 0 and "
+                                          f"{model.output_shape[-1] - 1}.")
+        key = args.dataset or trained.meta.get("dataset") or "mnist-5k"
+        h, w, c = model.input_shape[1:]
+        ds = datasets.load(str(key), image_size=(h, w), channels=c)
+        n = min(args.images, len(ds.y_val))
+        curve = adversarial.robustness_curve(model, ds.x_val[:n], ds.y_val[:n], epsilons,
+                                             args.attack, args.target, args.steps)
+        print(f"{adversarial.ATTACK_NAMES[args.attack]} against {args.model}, on the "
+              f"first {n:,} held-out images of {ds.description} ({curve.seconds:.1f} s):")
+        print(curve.table())
+        if args.out:
+            where = adversarial.write_curve(curve, args.out, {
+                "model": str(args.model), "dataset": ds.description,
+                "steps": args.steps if args.attack != "fgsm" else None})
+            print(f"Wrote the curve to {where}")
+    except PlainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    return 0
+
+
 def take_backend(argv: list[str]) -> tuple[str | None, list[str]]:
     """`--backend NAME` (or --backend=NAME) anywhere in argv, and argv without it."""
     rest, wish, i = [], None, 0
@@ -167,7 +251,7 @@ def main(argv=None) -> int:
                 return selftest(report, backend_wish=wish)
         return selftest(backend_wish=wish)
     args = build_parser().parse_args(argv)
-    if args.command in ("train", "list"):
+    if args.command in ("train", "list", "attack"):
         from nets import backend
 
         note = backend.choose(wish)
@@ -202,6 +286,8 @@ def main(argv=None) -> int:
         return cmd_list()
     if args.command == "train":
         return cmd_train(args)
+    if args.command == "attack":
+        return cmd_attack(args)
     build_parser().print_help()
     return 2
 

@@ -9,24 +9,8 @@ from PySide6.QtWidgets import QTextBrowser
 from app import APP_NAME
 
 START = ("New to all this? Two things to try in your first minute, one click each:")
-AFTER = ("The tabs below follow the course, from learning a dictionary of image patches "
-         "to an agent that learns to play a game.")
-# The course's families that have no tab yet (title, what it will teach). The page leaves
-# out any whose title a tab already has; remove an entry when its tab arrives.
-NOT_YET = [
-    ("Generative adversarial nets", "a generator and a discriminator trained against each "
-     "other, and adversarial images that fool a classifier"),
-]
-
-
-def _not_yet(titles: list[str]) -> str:
-    have = {t.casefold() for t in titles}
-    rest = [(t, what) for t, what in NOT_YET if t.casefold() not in have]
-    if not rest:
-        return ""
-    items = "".join(f"<li><b>{escape(t)}</b>: {escape(what)}.</li>" for t, what in rest)
-    return ("<h3>Not in the app yet</h3><p>The course also covers these families; they do "
-            f"not have a tab yet:</p><ul>{items}</ul>")
+AFTER = ("The tabs below follow the course, from a single neuron to a generator that "
+         "learns to draw digits, and images made to fool a classifier.")
 
 
 def _demos(titles: list[str]) -> str:
@@ -65,7 +49,6 @@ class WelcomePage(QTextBrowser):
             "Everything works offline on the data that comes with the app.</p>"
             f"{start}"
             f"<h3>The tabs</h3><ul>{items}</ul>"
-            f"{_not_yet([title for title, _, _ in entries])}"
             "<p>In every tab: hover over a setting to see what it does; the <b>About</b> "
             "page beside the views says what you are looking at, names the papers behind "
             "it and suggests what to try; <b>Save model…</b> keeps "

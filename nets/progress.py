@@ -165,6 +165,7 @@ class ConsoleReporter:
         self.every_s = every_s
         self._total = 0
         self._first = 0
+        self._metric = "loss"
         self._t0 = time.monotonic()
         self._last = 0.0
 
@@ -175,6 +176,7 @@ class ConsoleReporter:
     def emit(self, event: Event) -> None:
         if isinstance(event, Started):
             self._total, self._first = event.total_steps, event.first_step
+            self._metric = event.metric or "loss"  # a GAN's is its generator's loss
             self._t0 = time.monotonic()
             self._print(event.description)
         elif isinstance(event, BatchMetrics):
@@ -184,9 +186,10 @@ class ConsoleReporter:
                 done = event.step - self._first
                 left = self._total - event.step
                 eta = (now - self._t0) / max(done, 1) * left
-                loss = event.metrics.get("loss")
+                loss = event.metrics.get(self._metric)
                 shown = f"{loss:.4f}" if loss is not None and math.isfinite(loss) else "—"
-                self._print(f"  step {event.step}/{self._total}  loss {shown}  eta {eta:.0f}s")
+                self._print(f"  step {event.step}/{self._total}  {self._metric} {shown}  "
+                            f"eta {eta:.0f}s")
         elif isinstance(event, EpochMetrics):
             parts = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
             self._print(f"epoch {event.epoch + 1}/{event.epochs}  {parts}")

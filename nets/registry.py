@@ -38,6 +38,7 @@ ENTRIES = (
     ("cnn", "nets.families.cnn", "app.tabs.cnn:CNNTab"),
     ("captions", "nets.families.captions", "app.tabs.captions:CaptionsTab"),
     ("dqn", "nets.families.dqn", "app.tabs.dqn:DQNTab"),
+    ("gan", "nets.families.gan", "app.tabs.gan:GANTab"),
 )
 
 

@@ -162,7 +162,9 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
     starts in: `announce`). Autosaves are numbered by the epoch of the whole run and hold
     `autosave_model` (default: the model fitted; a stage passes the whole network it is
     part of). `augment(x_batch, rng)`, when given, changes each training batch on the fly
-    (in numpy, outside the model, so it costs the same on every backend). `x` may also be
+    (in numpy, outside the model, so it costs the same on every backend); an `augment` with
+    `needs_labels = True` is called as augment(x_batch, rng, y_batch), and its `callbacks`
+    attribute, if any, joins the fit's (adversarial training). `x` may also be
     a keras PyDataset whose batches (x, y) are made as training goes (y is then None).
     """
     import keras
@@ -216,7 +218,8 @@ def fit_keras(model, *, family_key: str, meta: dict, x, y, validation, epochs: i
                     shuffle=False)
     try:
         model.fit(**data, validation_data=validation, epochs=epochs,
-                  initial_epoch=initial_epoch, verbose=0, callbacks=[bridge, Autosave()])
+                  initial_epoch=initial_epoch, verbose=0,
+                  callbacks=[bridge, Autosave(), *getattr(augment, "callbacks", ())])
     except StopRequested:
         status = "stopped"
     except TrainingDiverged as exc:
@@ -253,6 +256,8 @@ def augmented_batches(x, y, batch_size: int, augment: Callable, seed: int = 0):
 
         def __getitem__(self, i):
             idx = np.sort(self.order[i * batch_size:(i + 1) * batch_size])
+            if getattr(augment, "needs_labels", False):
+                return augment(x[idx], self.rng, y[idx]), y[idx]
             return augment(x[idx], self.rng), y[idx]
 
         def on_epoch_end(self):

@@ -438,8 +438,10 @@ class ExperimentPanel(QWidget):
             if isinstance(metrics, dict):
                 self.epoch_plots.set_epoch(i, {k: float(v) for k, v in metrics.items()
                                                if isinstance(v, (int, float))})
-        self.now_label.setText(f"Loaded {Path(path).name}: trained "
-                               f"{len(trained.history)} epochs on "
+        steps = meta.get("step") if self.family.unit == "steps" else None
+        done = f"{steps:,} steps" if isinstance(steps, int) else \
+            f"{len(trained.history)} epochs"  # a steps family keeps no history per step
+        self.now_label.setText(f"Loaded {Path(path).name}: trained {done} on "
                                f"{meta.get('dataset_description', meta.get('dataset', '?'))}.")
         self.log_message(f"Loaded the model from {path}. The form shows the settings it "
                          "was trained with.")

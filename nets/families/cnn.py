@@ -52,6 +52,17 @@ class Config:
                                "towards zero over the run: the last epochs settle.")
     batch_size: int = batch_size_param(128)
     epochs: int = epochs_param(20)
+    adversarial: bool = param(False, "Adversarial training", "Train on adversarial images "
+                              "too: in each batch about half the images are replaced by "
+                              "their FGSM versions, made against the network as it trains "
+                              "(Goodfellow et al. 2014 mixed clean and adversarial loss "
+                              "half and half). Slower (one more gradient per batch); the "
+                              "robustness curve then falls much later.")
+    adversarial_epsilon: float = param(0.25, "Adversarial ε", "How far FGSM may move each "
+                                       "pixel during adversarial training, as a share of "
+                                       "the 0..1 range (Goodfellow et al. used 0.25 on "
+                                       "MNIST).", minimum=0.0, maximum=1.0, step=0.05,
+                                       decimals=2, when=("adversarial", (True,)))
 
 
 def build_model(config: Config, input_shape, num_classes: int, train_size: int = 0):
@@ -115,6 +126,11 @@ def train(request, reporter):
     x_train, augment, note = training_inputs(config, ds, request.seed)
     if note:
         reporter.emit(Log(note))
+    if config.adversarial:
+        augment = AdversarialBatches(model, config.adversarial_epsilon, then=augment)
+        reporter.emit(Log(f"Adversarial training: in each batch about half the images are "
+                          f"replaced by FGSM images (ε = {config.adversarial_epsilon:g}) "
+                          "made against the network as it is at that batch."))
     done = fit_keras(model, family_key="cnn", meta=meta, x=x_train, y=ds.y_train,
                      validation=(ds.x_val, ds.y_val) if len(ds.y_val) else None,
                      epochs=config.epochs,
@@ -143,6 +159,46 @@ def training_inputs(config: Config, ds, seed: int):
         f"Augment: {changed} of the training 1s and 6s get a flag or a hook as typed "
         "digits have; each epoch every training digit gets a new pen width, slant, turn, "
         "width and position.")
+
+
+class AdversarialBatches:
+    """fit_keras's per-batch hook for adversarial training: each image of a batch is, with
+    probability `share`, replaced by its FGSM image (Goodfellow et al. 2014: the loss
+    α J(x) + (1 − α) J(x_adv) with α = 0.5, in expectation). The images are made against
+    a copy of the network whose weights a callback refreshes after every batch: on JAX the
+    trained model's own weights are not readable mid-epoch, and a copy also keeps the
+    data thread (TensorFlow makes batches in one, ahead of the step) off the live weights.
+    `then`: a digit augmentation applied first."""
+
+    needs_labels = True  # fit_keras passes the batch's labels: FGSM climbs their loss
+
+    def __init__(self, model, epsilon: float, share: float = 0.5, then=None):
+        import keras
+
+        from nets.adversarial import Attacker, check_epsilon
+
+        self.epsilon, self.share, self.then = check_epsilon(epsilon), share, then
+        self.shadow = keras.models.clone_model(model)
+        self.shadow.set_weights(model.get_weights())
+        self.attacker = Attacker(self.shadow)
+        shadow = self.shadow
+
+        class FollowTraining(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                shadow.set_weights(self.model.get_weights())
+
+        self.callbacks = [FollowTraining()]
+
+    def __call__(self, x, rng, y):
+        if self.then is not None:
+            x = self.then(x, rng)
+        x = np.array(x, np.float32)
+        pick = rng.random(len(x)) < self.share
+        if pick.any() and self.epsilon > 0:
+            # the whole batch is attacked: a fixed shape compiles once (JAX recompiles
+            # for every new one); only the picked images are kept
+            x[pick] = self.attacker.fgsm(x, y, self.epsilon)[pick]
+        return x
 
 
 def load(path):

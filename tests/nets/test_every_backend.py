@@ -35,6 +35,8 @@ SHORT = {
     "captions": dict(epochs=1, filters=4, units=16, embedding=8, attention=8,
                      scenes_per_epoch=64, batch_size=32, max_objects=2),
     "dqn": dict(total_steps=300, learning_starts=100, batch_size=16),
+    "gan": dict(steps=20, score_every=10, g_width=8, d_width=8, latent_size=8,
+                batch_size=16, conditional=True),
 }
 ROOT = Path(__file__).resolve().parents[2]
 

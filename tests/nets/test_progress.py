@@ -118,6 +118,9 @@ def test_the_console_shows_no_loss_until_there_is_one():
     text = out.getvalue()
     assert "nan" not in text and text.count("loss —") == 2
     assert text.strip().splitlines()[-1] == "Held-out accuracy: 90.0%"
+    console.emit(Started(total_steps=10, description="a GAN", metric="g_loss"))
+    console.emit(BatchMetrics(step=3, epoch=0, metrics={"g_loss": 0.75, "d_loss": 1.25}))
+    assert "g_loss 0.7500" in out.getvalue()  # the run's own main metric
 
 
 def test_the_divergence_guard_lets_a_wandering_loss_be_and_stops_an_explosion():

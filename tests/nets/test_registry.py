@@ -19,9 +19,9 @@ def test_every_registered_family_declares_itself_under_its_key():
 def test_titles_are_unique_and_an_unknown_key_is_named():
     titles = [registry.family(k).title for k in registry.keys()]
     assert len(set(titles)) == len(titles)
-    with pytest.raises(ValueError, match="Unknown model family 'gan'.*Known: neurons, depth, "
-                                         "kmeans"):
-        registry.family("gan")
+    with pytest.raises(ValueError, match="Unknown model family 'transformer'.*Known: "
+                                         "neurons, depth, kmeans"):
+        registry.family("transformer")
 
 
 @dataclasses.dataclass
