@@ -157,6 +157,18 @@ class WordStrip(QWidget):
         self._layout()
 
 
+def image_panel(pixels: int, extent: int):
+    """A square picture of `pixels` on screen showing an extent x extent image: (widget,
+    its view box, its image item)."""
+    widget = pg.GraphicsLayoutWidget()
+    widget.setFixedSize(pixels, pixels)
+    view = widget.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+    image = pg.ImageItem(axisOrder="row-major")
+    view.addItem(image)
+    view.setRange(xRange=(0, extent), yRange=(0, extent), padding=0)
+    return widget, view, image
+
+
 class AttentionPlayer(QWidget):
     """A caption word by word: a strip of every word (and <end>) with its attention map,
     one word large with its 8 x 8 weights alpha, stepped with Prev/Next or the slider and
@@ -172,21 +184,11 @@ class AttentionPlayer(QWidget):
         self.strip = WordStrip()
         self.strip.setToolTip("Each word of the caption, with where the model looked just "
                               "before saying it. Click one to show it large.")
-        self.big = pg.GraphicsLayoutWidget()
-        self.big.setFixedSize(256, 256)
-        view = self.big.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
-        self.big_image = pg.ImageItem(axisOrder="row-major")
-        view.addItem(self.big_image)
-        view.setRange(xRange=(0, 64), yRange=(0, 64), padding=0)
+        self.big, _, self.big_image = image_panel(256, 64)
         self.big.setToolTip("The image lit where the model looked for this word: the 8 x 8 "
                             "weights alpha upsampled smoothly; dim parts got little.")
-        self.weights = pg.GraphicsLayoutWidget()
-        self.weights.setFixedSize(176, 176)
-        wview = self.weights.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
-        self.weight_image = pg.ImageItem(axisOrder="row-major")
+        self.weights, wview, self.weight_image = image_panel(176, 8)
         self.weight_image.setLookupTable(pg.colormap.get("inferno").getLookupTable(nPts=256))
-        wview.addItem(self.weight_image)
-        wview.setRange(xRange=(0, 8), yRange=(0, 8), padding=0)
         self.cell_labels = []
         for r in range(8):
             for c in range(8):
