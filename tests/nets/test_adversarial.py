@@ -190,6 +190,9 @@ def saved(model, path, family="cnn"):
     return storage.save_model(model, path, meta)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="the command line's own code; tests/nets/test_cli.py runs on "
+                           "TensorFlow only too")
 def test_the_attack_command_prints_and_writes_the_curve(trained, tmp_path):
     import json
 
@@ -211,6 +214,9 @@ def test_the_attack_command_prints_and_writes_the_curve(trained, tmp_path):
     assert written["curve"][1]["target_rate"] > written["curve"][0]["target_rate"]
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="the command line's own code; tests/nets/test_cli.py runs on "
+                           "TensorFlow only too")
 def test_the_attack_command_refuses_bad_input_in_words(trained, tmp_path):
     path = saved(trained, tmp_path / "digits.keras")
     r = run_cli(str(path), "--eps", "0,1.5", folder=tmp_path)
