@@ -68,7 +68,7 @@ def test_a_short_run_fills_samples_curves_and_scores_then_explores(qtbot, tab):
     assert tab.explore.strip.count == 0  # needs both ends
     with qtbot.waitSignal(tab.renderer.result, timeout=20000):
         tab.explore.new_sample.click()
-    with qtbot.waitSignal(tab.background.result, timeout=20000):
+    with qtbot.waitSignal(tab.background["interpolate"].result, timeout=20000):
         tab.explore.set_b.click()
     qtbot.waitUntil(lambda: tab.explore.strip.count == 10, timeout=20000)
 
@@ -86,9 +86,11 @@ def test_a_saved_gan_loads_into_the_views(qtbot, tab, tmp_path):
     path = done.result.save(tmp_path / "g.keras")
     tab.samples.grid.set_images(np.zeros((0,)))
     tab.scores.clear_data()
-    with qtbot.waitSignal(tab.background.result, timeout=60000):
+    with qtbot.waitSignal(tab.background["loaded"].result, timeout=60000):
         assert tab.panel.load_model_from(path)
     qtbot.waitUntil(lambda: tab.samples.grid.count == gan.SAMPLES, timeout=20000)
     assert tab.scores.latest is not None and tab.scores.latest.agree is not None
     assert tab.scores.coverage.x.n == 3  # its two scorings and the fresh one
     assert tab.explore.label_box.isEnabled()  # conditional: the class can be chosen
+    # the loaded model's directions come too: its scoring job does not displace them
+    qtbot.waitUntil(lambda: tab.directions is not None, timeout=20000)

@@ -27,6 +27,7 @@ def loaded_job(gan, dataset_key: str, seed: int, step: int = 0):
     """A loaded GAN: its training images (for nearest), its fixed-noise grid and fresh
     scores by the judge of its images."""
     from nets.families.gan import judge as judging
+    from nets.families.gan.explore import Sampler
 
     h, w, c = gan.discriminator.inputs[0].shape[1:]
     try:
@@ -38,7 +39,7 @@ def loaded_job(gan, dataset_key: str, seed: int, step: int = 0):
     if ds is not None:
         judge, note = judging.judge_for(ds, seed)
         if judge is not None:
-            sampler = judging_sampler(gan)
+            sampler = Sampler(gan)
             classes = max(ds.num_classes, 1)
             labels = np.arange(judging.SCORED_SAMPLES) % classes
             rng = np.random.default_rng(seed + 1)
@@ -50,12 +51,6 @@ def loaded_job(gan, dataset_key: str, seed: int, step: int = 0):
                                    labels if gan.conditional else None)
     return (None if ds is None else ds.x_train, grid, scores, note,
             [] if ds is None else list(ds.class_names))
-
-
-def judging_sampler(gan):
-    from nets.families.gan.explore import Sampler
-
-    return Sampler(gan)
 
 
 def new_noise_job(gan, seed: int) -> np.ndarray:
@@ -96,7 +91,10 @@ class GANTab(FamilyTab):
 
         self._cache: dict = {}  # the compiled sampler, shared by the background jobs
         self.renderer = self.runner("gan-render", self._rendered)
-        self.background = self.runner("gan-background", self._background_done)
+        # a runner per kind of job: a newer job replaces only a queued one of its kind
+        self.background = {tag: self.runner(f"gan-{tag}", self._background_done)
+                           for tag in ("typical", "directions", "loaded", "interpolate",
+                                       "noise")}
         self.model = None
         self.names: list[str] = list(datasets.DIGIT_NAMES)
         self.training: np.ndarray | None = None
@@ -158,7 +156,7 @@ class GANTab(FamilyTab):
         elif event.name == "training_images":
             self.training = event.value[0]
             self.typical = None
-            self.background.submit(typical_job, self.training, tag="typical")
+            self.background["typical"].submit(typical_job, self.training, tag="typical")
         elif event.name == "history":
             self.scores.set_history(event.value)
         elif event.name == "judge":
@@ -175,8 +173,8 @@ class GANTab(FamilyTab):
         self.directions = None
         self.ends = {}
         self.explore.set_classes(self.names, bool(model.conditional))
-        self.background.submit(directions_job, self._cache, model, self.label,
-                               tag="directions")
+        self.background["directions"].submit(directions_job, self._cache, model,
+                                             self.label, tag="directions")
         if len(self.z) != model.generator.inputs[0].shape[-1]:
             self.explore_sample(0)
         else:
@@ -192,16 +190,17 @@ class GANTab(FamilyTab):
         if isinstance(meta.get("dataset"), str):
             self.scores.judge_note.setText("Scoring 500 samples of the loaded GAN …")
             steps = [h.get("step", 0) for h in trained.history if isinstance(h, dict)]
-            self.background.submit(loaded_job, trained.model, meta["dataset"], self.seed,
-                                   int(meta.get("step", max(steps, default=0))),
-                                   tag="loaded")
+            self.background["loaded"].submit(loaded_job, trained.model, meta["dataset"],
+                                             self.seed,
+                                             int(meta.get("step", max(steps, default=0))),
+                                             tag="loaded")
 
     def _background_done(self, tag, value) -> None:
         if tag == "loaded":
             training, grid, scores, note, names = value
             if training is not None:
                 self.training = training
-                self.background.submit(typical_job, training, tag="typical")
+                self.background["typical"].submit(typical_job, training, tag="typical")
             self.samples.grid.set_images(grid, columns=family.COLUMNS,
                                          note="The loaded generator, from its fixed noise.")
             self.scores.judge_note.setText(note or "No judge for these images.")
@@ -251,8 +250,9 @@ class GANTab(FamilyTab):
         if index >= 0:
             self.label = index
             if self.model is not None and self.model.conditional:
-                self.background.submit(directions_job, self._cache, self.model,
-                                       self.label, tag="directions")
+                self.background["directions"].submit(directions_job, self._cache,
+                                                     self.model, self.label,
+                                                     tag="directions")
             self.request_render()
 
     def _centre(self) -> None:
@@ -288,15 +288,15 @@ class GANTab(FamilyTab):
         self.ends[which] = (self.current_z(), self.label)
         if "a" in self.ends and "b" in self.ends:
             (za, la), (zb, lb) = self.ends["a"], self.ends["b"]
-            self.background.submit(interpolate_job, self._cache, self.model, za, zb, la,
-                                   lb, tag="interpolate")
+            self.background["interpolate"].submit(interpolate_job, self._cache, self.model,
+                                                  za, zb, la, lb, tag="interpolate")
 
     def new_noise(self) -> None:
         if self.model is None or self.panel.is_running():
             return
         self._noise_seed += 1
         self.grid_seed = 1000 + self._noise_seed
-        self.background.submit(new_noise_job, self.model, self.grid_seed, tag="noise")
+        self.background["noise"].submit(new_noise_job, self.model, self.grid_seed, tag="noise")
 
     def shutdown(self) -> bool:
         if hasattr(self.plane, "shutdown"):
