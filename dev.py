@@ -30,7 +30,7 @@ LEFT_TO_TENSORFLOW = ("test_cli.py", "test_storage.py", "test_house_rules.py",
                          "test_digit_styles.py", "test_data.py", "test_addons.py",
                          "test_patches.py", "test_config.py", "test_registry.py",
                          "test_kit.py", "test_rnn_text.py", "test_autoencoder.py",
-                         "test_kmeans.py")
+                         "test_kmeans.py", "test_dqn_many.py")
 
 
 def venv_python() -> Path:

@@ -14,8 +14,11 @@ headless.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import signal
 import sys
+import threading
 
 # The backend the person's shell asked for, read before `nets` sets its default.
 SHELL_BACKEND = os.environ.get("KERAS_BACKEND")
@@ -65,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="continue from this family's latest autosave")
         common.add_argument("--no-autosave", action="store_true",
                             help="do not autosave after each epoch")
+        common.add_argument("--minutes", type=positive_minutes, metavar="M",
+                            help="stop after M minutes, keeping what was learnt as Stop "
+                                 "does (the autosave, and --save); so does SIGTERM")
         config.add_arguments(p.add_argument_group("hyperparameters"), fam.config)
     add_attack_parser(sub)
     return parser
@@ -121,6 +127,16 @@ def config_from_args(fam, args):
     return config.from_arguments(fam.config, args, base)
 
 
+def positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes above 0")
+    return value
+
+
 def cmd_train(args) -> int:
     from nets import backend, runner, storage
     from nets.progress import ConsoleReporter
@@ -141,11 +157,26 @@ def cmd_train(args) -> int:
     request = runner.RunRequest(args.family, cfg, args.dataset, args.seed,
                                 resume=args.resume, autosave=not args.no_autosave,
                                 length=length if args.resume else None)
+    # the time limit and SIGTERM (`timeout`, `kill`) stop the run as the Stop button does
+    ran_out = threading.Event()
+
+    def out_of_time():
+        ran_out.set()
+        reporter.controls.stop()
+
+    timer = threading.Timer(60 * (args.minutes or 0), out_of_time)
+    timer.daemon = True
+    if args.minutes:
+        timer.start()
+    signal.signal(signal.SIGTERM, lambda *_: reporter.controls.stop())
     try:
         done = runner.execute(request, reporter)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if done.status == "failed" and done.detail and os.environ.get("DLE_DEBUG"):
         print(done.detail, file=sys.stderr)
     if args.save and done.result is None and done.status != "failed":
@@ -158,6 +189,9 @@ def cmd_train(args) -> int:
         except storage.StorageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+    if done.status == "stopped" and ran_out.is_set():
+        print(f"Stopped at the time limit of {args.minutes:g} minutes.")
+        return 0
     return {"finished": 0, "stopped": 130}.get(done.status, 1)
 
 
@@ -293,4 +327,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    multiprocessing.freeze_support()  # the Atari games' worker processes in a frozen app
     sys.exit(main())

@@ -1,13 +1,17 @@
 """Measure deep Q-learning: CartPole learning (steps and time until the 20-episode average
-return reaches 475, several seeds), Pong agent steps per second on this machine, and the
-GUI while it trains (event-loop lag, steps per second with the live view on and off).
+return reaches 475, several seeds), Pong agent steps per second on this machine with 1, 2
+and 4 games at once, and the GUI while it trains (event-loop lag, steps per second with
+the live view on and off).
 
-    python benchmarks/dqn.py            # about 10 minutes on 2 cores
+    python benchmarks/dqn.py            # about 20 minutes on 2 cores
+    python benchmarks/dqn.py --only pong   # the games at once: about 8 minutes
     python benchmarks/dqn.py --quick    # a smoke pass
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import statistics
 import sys
 import time
@@ -61,8 +65,9 @@ def bench_cartpole(quick: bool) -> None:
                "(default settings, training episodes with exploration)", rows)
 
 
-def steps_per_second(cfg, seconds: float, live: bool) -> float:
-    """Training steps per second after the warm-up, measured from the stats events."""
+def steps_per_second(cfg, seconds: float, live: bool = False, learning: bool = True) -> float:
+    """Agent steps per second over `seconds` of one phase, learning or the warm-up before
+    it (play that only fills the replay memory), measured from the stats events."""
     controls = Controls()
     stats = []
 
@@ -70,30 +75,51 @@ def steps_per_second(cfg, seconds: float, live: bool) -> float:
         def emit(self, event):
             if isinstance(event, Artifact) and event.name == "display":
                 event.value.live = live
-            if isinstance(event, Artifact) and event.name == "stats":
+            if isinstance(event, Artifact) and event.name == "stats" and \
+                    event.value["learning"] == learning:
                 stats.append((time.perf_counter(), event.value["step"]))
-                if event.value["learning"] and not hasattr(self, "t_learn"):
-                    self.t_learn = time.perf_counter()
-                if hasattr(self, "t_learn") and time.perf_counter() - self.t_learn > seconds:
+                if stats[-1][0] - stats[0][0] > seconds:
                     controls.stop()
 
-    rep = Rep(controls)
-    runner.execute(runner.RunRequest("dqn", cfg, "", autosave=False), rep)
-    learning = [(t, s) for t, s in stats if t >= getattr(rep, "t_learn", 0)]
-    (t0, s0), (t1, s1) = learning[0], learning[-1]
+    runner.execute(runner.RunRequest("dqn", cfg, "", autosave=False), Rep(controls))
+    (t0, s0), (t1, s1) = stats[5], stats[-1]  # past the first half second
     return (s1 - s0) / (t1 - t0)
 
 
 def bench_pong_speed(quick: bool) -> None:
-    rows = []
-    for train_every in (4,):
-        cfg = dqn.Config(game="Pong", learning_starts=500, replay_capacity=20_000,
-                         batch_size=32, train_every=train_every, total_steps=10**6)
-        sps = steps_per_second(cfg, 10 if quick else 40, live=False)
-        rows.append({"game": "Pong", "network": "Nature DQN", "minibatch": 32,
-                     "gradient step every": train_every, "agent steps/s (learning)":
-                     round(sps, 1), "hours for 10M steps": round(1e7 / sps / 3600)})
-    TABLES.add("Pong training speed on this machine (no live view)", rows)
+    """Pong with 1, 2, 4 games at once, played in this process or each in a worker process
+    (the app chooses processes from many.PROCESSES_FROM cores): agent steps/s while the
+    memory fills (the default schedule's play, mostly random) and while learning late in a
+    run (epsilon 0.01: nearly every action asks the network), at the same pace of one
+    gradient step per 4 agent steps."""
+    from nets.families.dqn import many
+
+    rows, base = [], None
+    seconds = 10 if quick else 40
+    chosen = many.PROCESSES_FROM
+    for envs, where in ([(1, "here"), (2, "here"), (2, "processes")] if quick else
+                        [(1, "here"), (2, "here"), (2, "processes"), (4, "here"),
+                         (4, "processes")]):
+        many.PROCESSES_FROM = 1 if where == "processes" else 10**6
+        cfg = dataclasses.replace(dqn.settings_for("Pong"), envs=envs,
+                                  replay_capacity=20_000, total_steps=10**6)
+        warm = steps_per_second(dataclasses.replace(cfg, learning_starts=10**6),
+                                seconds, learning=False)
+        learning = steps_per_second(dataclasses.replace(
+            cfg, learning_starts=2_000, epsilon_start=0.01), seconds)
+        base = base or (warm, learning)
+        rows.append({"games at once": envs,
+                     "played": "in worker processes" if where == "processes" else
+                     "in the training process",
+                     "agent steps/s, warm-up": round(warm),
+                     "vs 1 game": f"{warm / base[0]:.2f}x",
+                     "agent steps/s, learning": round(learning, 1),
+                     "vs 1 game ": f"{learning / base[1]:.2f}x",
+                     "hours for 10M steps": round(1e7 / learning / 3600)})
+    many.PROCESSES_FROM = chosen
+    TABLES.add(f"Pong training speed on this machine ({os.cpu_count()} cores; no live view; "
+               "Nature DQN, minibatch 32, a gradient step every 4 agent steps; `--envs N`)",
+               rows)
 
 
 def bench_gui(quick: bool, seconds: float | None = None, rounds: int = 1) -> list[dict]:

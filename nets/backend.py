@@ -115,7 +115,12 @@ def start() -> dict:
     {"backend": "jax", "backend_label": "JAX", "backend_version": ..., "keras": ...,
      "device": "CPU (no GPU found)"}."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return _quietly(_load)
+    if not _STARTED:  # the backend is fixed once Keras is imported
+        _STARTED.update(_quietly(_load))
+    return dict(_STARTED)
+
+
+_STARTED: dict = {}
 
 
 def describe(info: dict) -> str:

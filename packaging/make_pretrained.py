@@ -2,14 +2,23 @@
 
     .venv/bin/python packaging/make_pretrained.py            # all of them
     .venv/bin/python packaging/make_pretrained.py dqn-cartpole
+    .venv/bin/python packaging/make_pretrained.py --adopt dqn-pong pong.keras \
+        --seconds 540 --command "python main.py --backend jax train dqn --game Pong ..."
 
 Each model is trained by the project's own command line (`main.py train ...`, run as a
 subprocess exactly as the manifest records it), then scored on data or games its training
 never saw, and the manifest gets the command, the score, the time, the versions and the
 file's SHA-256. Run it from the repository root; it needs no network.
+
+A model this machine cannot train in reasonable time (the Pong agent: hours on a CPU) is
+trained on a GPU machine by the same command line (benchmarks/device/README.md) and then
+*adopted*: scored here, on the CPU, on games its training never saw, and shipped as its
+weights alone (the optimiser's state stays behind), with the command, wall time, steps and
+the backend and device it was trained on (recorded in the file) in its entry.
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -41,6 +50,37 @@ def score_dqn(path: str) -> str:
                            episodes=20)
     return (f"average return {np.mean(returns):.1f} (lowest {min(returns):.0f}) over 20 "
             "greedy games on seeds training never used (500 is the most CartPole gives)")
+
+
+def score_atari(path: str, games: int = 10) -> str:
+    import numpy as np
+
+    from nets.config import from_dict
+    from nets.families import dqn
+
+    trained = dqn.load(path)
+    returns = dqn.evaluate(trained.model, from_dict(dqn.Config, trained.meta["config"]),
+                           episodes=games)
+    return (f"average score {np.mean(returns):+.1f} (from {min(returns):+.0f} to "
+            f"{max(returns):+.0f}) over {games} greedy games on seeds training never used "
+            "(random play scores about -20.4, the best +21)")
+
+
+def learning_curve(meta: dict, rows: int = 12) -> str:
+    """Return per game against agent steps, averaged over `rows` equal stretches."""
+    import numpy as np
+
+    returns = np.asarray(meta.get("training", {}).get("returns", []), float)
+    steps = np.asarray(meta.get("training", {}).get("episode_steps", []), float)
+    if not len(returns):
+        return "no game ended during training"
+    edges = np.linspace(0, max(steps.max(), 1), rows + 1)
+    lines = ["| agent steps up to | games | average return |", "|---|---|---|"]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = returns[(steps > lo) & (steps <= hi)]
+        if len(inside):
+            lines.append(f"| {hi:,.0f} | {len(inside)} | {inside.mean():+.1f} |")
+    return "\n".join(lines)
 
 
 def score_vae(path: str) -> str:
@@ -80,6 +120,45 @@ MODELS = {
 }
 
 
+# Trained on a GPU machine by `main.py train` and adopted (above): not trained here.
+ADOPTED = {
+    "dqn-pong": dict(
+        family="dqn", title="Pong agent (trained on a GPU)",
+        description="A deep Q-network that plays Pong from the screen's pixels, trained "
+                    "on a GPU; press Watch agent (the Atari games must be installed).",
+        score=score_atari),
+}
+
+
+def adopt(name: str, source: Path, command: str, seconds: float) -> dict:
+    """Score a model trained elsewhere and ship its weights; returns its manifest entry."""
+    import keras
+
+    from nets import runner
+
+    spec = ADOPTED[name]
+    trained = runner.family(spec["family"]).load(source)  # weights only: no code runs
+    meta = trained.meta
+    print(f"== {name}: {meta.get('step', '?'):,} steps, trained with "
+          f"{meta.get('trained_with', 'an unknown backend')}", flush=True)
+    print(learning_curve(meta), flush=True)
+    result = spec["score"](str(source))
+    print(f"   {result}", flush=True)
+    target = pretrained.FOLDER / f"{name}.keras"
+    with tempfile.TemporaryDirectory(prefix=".adopt-", dir=pretrained.FOLDER) as scratch:
+        made = trained.save(Path(scratch) / target.name)  # the weights, without optimiser
+        entry = dict(name=name, family=spec["family"], file=target.name, title=spec["title"],
+                     description=spec["description"], command=command, result=result,
+                     sha256=file_digest(made),
+                     trained=f"{datetime.date.today()}, "
+                             f"{meta.get('trained_with', 'unknown device')}",
+                     seconds=round(seconds, 1), steps=meta.get("step"),
+                     versions={"keras": keras.__version__, "scored on": "TensorFlow CPU",
+                               "python": platform.python_version()})
+        os.replace(made, target)
+    return entry
+
+
 def make(name: str, spec: dict, scratch: Path) -> tuple[dict, Path]:
     """Train and score one model into `scratch`; returns its manifest entry and file."""
     target = pretrained.FOLDER / f"{name}.keras"
@@ -107,16 +186,39 @@ def make(name: str, spec: dict, scratch: Path) -> tuple[dict, Path]:
     return entry, made
 
 
-def main(names: list[str]) -> int:
-    pretrained.FOLDER.mkdir(exist_ok=True)
+def write_manifest(entries: dict) -> None:
+    models = [entries[n] for n in [*MODELS, *ADOPTED] if n in entries]
+    tmp = pretrained.MANIFEST.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"models": models}, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, pretrained.MANIFEST)
+    print(f"Wrote {pretrained.MANIFEST.relative_to(ROOT)}")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"models to train: {', '.join(MODELS)}")
+    parser.add_argument("--adopt", nargs=2, metavar=("NAME", "FILE.keras"),
+                        help=f"score and ship a model trained elsewhere: "
+                             f"{', '.join(ADOPTED)}")
+    parser.add_argument("--command", help="with --adopt: the command that trained it")
+    parser.add_argument("--seconds", type=float, help="with --adopt: its wall time")
+    args = parser.parse_args(argv)
+    names = args.names
     unknown = [n for n in names if n not in MODELS]
-    if unknown:
-        print(f"unknown: {', '.join(unknown)}; known: {', '.join(MODELS)}", file=sys.stderr)
-        return 2
+    if unknown or (args.adopt and (args.adopt[0] not in ADOPTED or not args.command
+                                   or args.seconds is None)):
+        parser.error(f"train one of {', '.join(MODELS)}, or --adopt one of "
+                     f"{', '.join(ADOPTED)} with --command and --seconds")
+    pretrained.FOLDER.mkdir(exist_ok=True)
     # the other models' entries stay as they are; a manifest that cannot be read stops
     # the run rather than silently dropping them
     kept = ({item["name"]: item for item in pretrained.read_manifest()}
             if pretrained.MANIFEST.exists() else {})
+    if args.adopt:
+        name, source = args.adopt
+        kept[name] = adopt(name, Path(source), args.command, args.seconds)
+        write_manifest(kept)
+        return 0
     # beside the shipped files, so that moving them into place is an atomic rename
     with tempfile.TemporaryDirectory(prefix=".make-", dir=pretrained.FOLDER) as scratch:
         made = {}
@@ -125,11 +227,7 @@ def main(names: list[str]) -> int:
         # only now, with every model trained and scored, replace the shipped files
         for name, path in made.items():
             os.replace(path, pretrained.FOLDER / path.name)
-    models = [kept[n] for n in MODELS if n in kept]
-    tmp = pretrained.MANIFEST.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"models": models}, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, pretrained.MANIFEST)
-    print(f"Wrote {pretrained.MANIFEST.relative_to(ROOT)}")
+    write_manifest(kept)
     return 0
 
 

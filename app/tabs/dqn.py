@@ -63,6 +63,13 @@ steps (CleanRL waits 80,000) and a replay memory of 200,000 frames that fits a l
 (both use 1,000,000). The paper itself used RMSProp at 2.5&middot;10<sup>&minus;4</sup>, a
 target copy every 10,000 updates and &epsilon; from 1 to 0.1 over the first million frames.
 Atari games need millions of steps: hours on a GPU.</p>
+<p><b>Games at once.</b> With more than one, all the games feed the one replay memory
+(each game keeps its own frames, so a state never mixes two games), and the network
+chooses the actions of all of them in one call, which costs hardly more than one. With 4
+processor cores or more, each Atari game plays in a process of its own while the network
+learns. The steps count every game's actions, and learning keeps its pace of one
+gradient step per <i>Train every</i> steps, so the agent learns the same way, only sooner.
+The screen shows the first game.</p>
 <p><b>Try this</b>: train CartPole and watch average max-Q climb while the loss does not
 fall; set <i>Target update C</i> to 1, so that the target chases itself, and compare the
 returns; set <i>Epsilon end</i> to 0.5 and see how much a random action in two costs;
@@ -382,8 +389,10 @@ class DQNTab(FamilyTab):
         phase = "learning" if s["learning"] else "warming up (no learning yet)"
         pace = SPEEDS[self.pace.currentIndex()]
         slowed = f" · slowed to {pace[0]} (Training pace)" if pace[1] else ""
+        games = s.get("games", 1)
+        shown = f" · showing game 1 of {games}" if games > 1 else ""
         self.play.stats.setText(
-            f"Step {s['step']:,} · ε = {s['epsilon']:.3f} · replay "
+            f"Step {s['step']:,}{shown} · ε = {s['epsilon']:.3f} · replay "
             f"{s['replay']:,}/{s['capacity']:,} · {s['steps_per_second']:.0f} steps/s"
             f"{slowed} · {phase}")
 

@@ -116,3 +116,23 @@ def test_the_backend_option_is_taken_from_anywhere_and_a_wrong_one_is_named(tmp_
     r = run("--backend", "theano", "list", tmp_path=tmp_path)
     assert r.returncode == 0 and "Model families" in r.stdout
     assert "Unknown backend 'theano'" in r.stderr and "using TensorFlow" in r.stderr
+
+
+def test_a_time_limit_or_sigterm_stops_a_run_keeping_the_model(tmp_path):
+    r = run("train", "dqn", "--minutes", "0.1", "--save", "agent.keras", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "time limit of 0.1 minutes" in r.stdout and (tmp_path / "agent.keras").exists()
+    env = {**os.environ, "DLE_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "train", "dqn",
+                             "--save", "again.keras"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait until it trains, then ask it to stop as `timeout` does
+        if "step " in line:
+            proc.terminate()
+            break
+    out = proc.stdout.read()
+    assert proc.wait(timeout=120) == 130 and "Saved the model" in out
+    assert (tmp_path / "again.keras").exists()
+    assert list((tmp_path / "home").rglob("*.keras"))  # its autosave too
+    r = run("train", "dqn", "--minutes", "0", tmp_path=tmp_path)
+    assert r.returncode == 2 and "not a number of minutes above 0" in r.stderr

@@ -106,3 +106,43 @@ def test_files_saved_on_tensorflow_load_on_every_other_installed_backend(tmp_pat
         for key in paths:
             np.testing.assert_allclose(read["sums"][key], sums[key], rtol=1e-6,
                                        err_msg=f"{key} read on {other}")
+
+
+PLAY_ON_TENSORFLOW = """
+import json, sys
+import numpy as np
+from nets.families import dqn
+agent = dqn.load(sys.argv[1])
+state = np.load(sys.argv[2])
+q = np.asarray(agent.model(state, training=False))
+import keras
+print(json.dumps({"backend": keras.backend.backend(), "q": q.tolist()}))
+"""
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax" or not backend.installed("tensorflow"),
+                    reason="an Atari agent trained on JAX (as on the GPU machine, which has "
+                           "no TensorFlow) is read on TensorFlow, the default install")
+def test_an_atari_agent_trained_on_jax_plays_the_same_on_tensorflow(tmp_path):
+    from nets.families import dqn
+
+    fam = registry.family("dqn")
+    cfg = fam.config(game="Pong", envs=2, total_steps=100, learning_starts=50, batch_size=4,
+                     replay_capacity=200)
+    done = runner.execute(runner.RunRequest("dqn", cfg, "", seed=1, autosave=False),
+                          ListReporter())
+    assert done.status == "finished", done.message
+    path = done.result.save(tmp_path / "pong.keras")
+    states = np.random.default_rng(0).integers(0, 256, (3, dqn.FRAME, dqn.FRAME,
+                                                        dqn.HISTORY), dtype=np.uint8)
+    np.save(tmp_path / "states.npy", states)
+    here = backend.predictor(done.result.model)(states)
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "DLE_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-c", PLAY_ON_TENSORFLOW, str(path),
+                             str(tmp_path / "states.npy")], capture_output=True, text=True,
+                            env=env, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    read = json.loads(result.stdout.strip().splitlines()[-1])
+    assert read["backend"] == "tensorflow"
+    np.testing.assert_allclose(read["q"], here, rtol=1e-4, atol=1e-5)
+    assert np.argmax(read["q"], axis=1).tolist() == np.argmax(here, axis=1).tolist()

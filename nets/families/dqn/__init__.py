@@ -31,8 +31,9 @@ from nets.families.dqn.games import (CLASSIC, FIRST_GAMES, FRAME, HISTORY,  # no
                                      AtariGame, ClassicGame, FrameStack, Game, atari_games,
                                      draw_cartpole, history_of, is_atari, make_game)
 from nets.families.dqn.learner import Learner, build_q_network, td_targets  # noqa: F401
-from nets.families.dqn.memory import (ReplayBuffer, available_memory,  # noqa: F401
-                                      check_memory, replay_bytes)
+from nets.families.dqn.many import GameLost, side_by_side
+from nets.families.dqn.memory import (ReplayBuffer, ReplayMemory,  # noqa: F401
+                                      available_memory, check_memory, replay_bytes)
 from nets.families.dqn.play import EpsilonGreedy, Play, Step, held_out_states  # noqa: F401
 from nets.registry import Family
 from nets.progress import (Artifact, BatchMetrics, Done, ImageEvent, Log, Started,
@@ -80,6 +81,12 @@ class Config:
     life_loss_ends: bool = param(True, "Life loss ends episode", "Atari: losing a life "
                                  "counts as the end of an episode for learning (the game "
                                  "goes on).", when=("game", GAMES[len(CLASSIC):]))
+    envs: int = param(1, "Games at once", "Games played side by side, all feeding one "
+                      "replay memory, their actions chosen by one call of the network; "
+                      "with 4 processor cores or more, Atari games each in a process of "
+                      "their own, which play while the network learns. Steps count the "
+                      "actions of all games, and learning keeps its pace of one gradient "
+                      "step per 'Train every' of them.", minimum=1, maximum=64)
     autosave_every: int = param(10_000, "Autosave every", "Steps between autosaves of the "
                                 "agent (what closing mid-training can lose).", minimum=100,
                                 maximum=10_000_000)
@@ -141,8 +148,11 @@ def train(request, reporter):
     from nets.loop import Loop
     from nets.runner import TrainedModel, config_meta, seed_everything
 
+    envs = request.config.envs  # this machine's to choose, also when resuming
     run = Loop.begin(request, reporter, Config, every=request.config.autosave_every)
-    request, config = run.request, run.config  # a resumed run's: the autosave's settings
+    # a resumed run's settings are the autosave's
+    config = dataclasses.replace(run.config, envs=envs)
+    request = run.request = dataclasses.replace(run.request, config=config)
     saved = run.saved
     history = {k: list(saved.get("training", {}).get(k, []))
                for k in ("returns", "avg_q", "episode_steps")}
@@ -154,7 +164,8 @@ def train(request, reporter):
     rng = np.random.default_rng(request.seed)
     game = make_game(config, request.seed)
     frames = history_of(config.game)
-    memory = ReplayBuffer(config.replay_capacity, game.obs_shape, game.obs_dtype, frames)
+    memory = ReplayMemory(config.replay_capacity, game.obs_shape, game.obs_dtype, frames,
+                          config.envs)
     state_shape = (*game.obs_shape, frames) if frames > 1 else tuple(game.obs_shape)
     learner = Learner(config, state_shape, game.n_actions)
     start_step = run.restore(learner.q)  # its optimizer state too
@@ -169,7 +180,8 @@ def train(request, reporter):
     reporter.emit(Artifact("model", learner.q))
     probe = held_out_states(game, frames, 500, np.random.default_rng(request.seed + 1))
     about = dict(game=config.game, action_names=list(game.action_names),
-                 obs_shape=list(state_shape), planned_steps=planned)
+                 obs_shape=list(state_shape), planned_steps=planned,
+                 trained_with=backend.describe(backend.start()))
     run.meta.update(about)
 
     def snapshot(step):
@@ -185,40 +197,69 @@ def train(request, reporter):
     t0, last_emit, last_screen, last_q_probe = time.monotonic(), 0.0, 0.0, time.monotonic()
     steps_t0, steps_at = time.monotonic(), start_step
     loss = float("nan")
-    play = Play(game, frames)
+    games = side_by_side(config, game, request.seed, frames, state_shape)
     agent = EpsilonGreedy(learner.values, game.n_actions, rng)
     status, message = "finished", ""
     step = synced_at = start_step
-    try:
-        for step in range(start_step + 1, config.total_steps + 1):
-            eps = epsilon_at(step, config, planned)
-            show = display.live and time.monotonic() - last_screen >= 1 / max(display.fps, 1)
-            action, q_values = agent.act(play.state, eps, show)
-            if show:  # the screen, the state, its Q-values and the action, all of one step
-                last_screen = time.monotonic()
-                reporter.emit(ImageEvent("screen", game.screen()))
-                reporter.emit(Artifact("q", (q_values, action, play.state)))
-            played = play.step(action)
-            memory.add(played.observation, action, played.reward, played.done, played.first)
+
+    def record(played_steps, first_step):
+        """Each game's step into its ring of the replay memory; games that ended."""
+        for i, played in enumerate(played_steps):
+            memory.add(i, played.observation, played.action, played.reward, played.done,
+                       played.first)
             if played.over:
                 history["returns"].append(played.score)
-                history["episode_steps"].append(step)
+                history["episode_steps"].append(first_step + i)
                 reporter.emit(Artifact("episode", {"episode": len(history["returns"]),
                                                    "return": played.score,
-                                                   "length": played.length, "step": step}))
-            if step > config.learning_starts and step % config.train_every == 0:
-                try:
-                    batch = memory.sample(config.batch_size, rng)
-                except ValueError:  # too few complete transitions yet (a tiny warm-up)
-                    batch = None
-                if batch is not None:
-                    loss = float(learner.train_step(*batch))
-                    if not math.isfinite(loss):  # the step was not applied
-                        raise TrainingDiverged(f"The loss or its gradient became NaN or "
-                                               f"infinite at step {step:,}.")
+                                                   "length": played.length,
+                                                   "step": first_step + i}))
+
+    def learn(updates, last_step, result):
+        """`updates` gradient steps on minibatches; the loss of the last one (`result` if
+        none was taken)."""
+        for _ in range(updates):
+            try:
+                batch = memory.sample(config.batch_size, rng)
+            except ValueError:  # too few complete transitions yet (a tiny warm-up)
+                return result
+            result = float(learner.train_step(*batch))
+            if not math.isfinite(result):  # the step was not applied
+                raise TrainingDiverged(f"The loss or its gradient became NaN or "
+                                       f"infinite by step {last_step:,}.")
+        return result
+
+    def crossed(every, before, after):
+        """Whether a multiple of `every` lies in the steps (before, after]."""
+        return after // every > before // every
+
+    try:
+        while step < config.total_steps:
+            # one agent step in each game (fewer in the last round: no step beyond the end)
+            n = min(len(games), config.total_steps - step)
+            first, last = step + 1, step + n
+            eps = epsilon_at(first, config, planned)
+            show = display.live and time.monotonic() - last_screen >= 1 / max(display.fps, 1)
+            states = games.states[:n]
+            actions, q_values = agent.act_many(states, eps, show)
+            if show:  # the screen, the state, its Q-values and the action, all of one step
+                last_screen = time.monotonic()
+                reporter.emit(ImageEvent("screen", games.screen()))
+                reporter.emit(Artifact("q", (q_values, int(actions[0]), states[0])))
+            # the learner keeps its ratio: a gradient step per train_every agent steps
+            updates = max(0, last // config.train_every
+                          - max(step, config.learning_starts) // config.train_every)
+            games.send(actions)
+            if games.parallel:  # the games play while the learner learns
+                loss = learn(updates, last, loss)
+                record(games.receive(), first)
+            else:
+                record(games.receive(), first)
+                loss = learn(updates, last, loss)
             # Q^ and the autosaves only ever hold finite weights: the last good state
-            due = (step % config.target_update == 0,
-                   request.autosave and step % run.every == 0)
+            due = (crossed(config.target_update, step, last),
+                   request.autosave and crossed(run.every, step, last))
+            step = last
             if any(due) and not learner.q_is_finite():
                 raise TrainingDiverged(f"The network's weights became NaN or infinite by "
                                        f"step {step:,}.")
@@ -235,6 +276,7 @@ def train(request, reporter):
                 reporter.emit(Artifact("stats", {"epsilon": eps, "replay": memory.size,
                                                  "capacity": memory.capacity,
                                                  "steps_per_second": sps, "step": step,
+                                                 "games": len(games),
                                                  "learning": step > config.learning_starts}))
             if now - last_q_probe >= 2.0 or step == config.total_steps:
                 last_q_probe = now
@@ -248,19 +290,21 @@ def train(request, reporter):
             run.checkpoint()
             pace = display.training_pace
             if pace > 0:  # the person asked for training slow enough to follow
-                time.sleep(max(0.0, 1 / pace - (time.monotonic() - now)))
+                time.sleep(max(0.0, n / pace - (time.monotonic() - now)))
     except TrainingDiverged as exc:
         learner.q.set_weights(learner.target.get_weights())  # Q as of the last copy into Q^
         status = "failed"
         message = (f"{exc} Training was stopped; the agent keeps its weights of step "
                    f"{synced_at:,}, the last copy into the target network. A lower learning "
                    "rate usually fixes this. ")
-    except StopRequested:
-        status = "stopped"
+    except (StopRequested, GameLost) as exc:
+        status = "stopped" if isinstance(exc, StopRequested) else "failed"
+        message = "" if status == "stopped" else f"{exc} The agent learnt so far is kept. "
+        synced_at = step  # its weights are sound
         if step > start_step:  # Stop or closing the window keeps it all
             run.autosave(learner.q, step, force=True, training=history)
     finally:
-        game.close()
+        games.close()
     seconds = time.monotonic() - t0
     trained = TrainedModel(learner.q, "dqn",
                            snapshot(synced_at if status == "failed" else step), [], seconds)

@@ -120,3 +120,33 @@ class ReplayBuffer:
         nxt = (idx + 1) % self.capacity
         return (self.stacked(idx), self.action[idx], self.reward[idx], self.stacked(nxt),
                 self.done[idx].astype(np.float32))
+
+
+class ReplayMemory:
+    """The replay memory of games played side by side: each game's transitions go to its
+    own ring (a state is rebuilt from one game's consecutive frames), `capacity` split
+    evenly between them; a minibatch draws from each ring in proportion to what it
+    holds. With one game it is that game's ring and nothing more."""
+
+    def __init__(self, capacity: int, obs_shape, dtype, history: int = 1, games: int = 1):
+        shares = [capacity // games + (i < capacity % games) for i in range(games)]
+        self.rings = [ReplayBuffer(c, obs_shape, dtype, history) for c in shares]
+        self.capacity = int(capacity)
+
+    @property
+    def size(self) -> int:
+        return sum(r.size for r in self.rings)
+
+    def add(self, game: int, obs, action: int, reward: float, done: bool,
+            first: bool) -> None:
+        self.rings[game].add(obs, action, reward, done, first)
+
+    def sample(self, n: int, rng: np.random.Generator):
+        if len(self.rings) == 1:
+            return self.rings[0].sample(n, rng)
+        sizes = np.array([r.size for r in self.rings], float)
+        if not sizes.sum():
+            raise ValueError("The replay memory is empty.")
+        counts = rng.multinomial(n, sizes / sizes.sum())
+        parts = [r.sample(int(k), rng) for r, k in zip(self.rings, counts) if k]
+        return tuple(np.concatenate(column) for column in zip(*parts))

@@ -78,11 +78,25 @@ class EpsilonGreedy:
     def act(self, state, epsilon: float, show: bool = False):
         """(action, Q-values of the state, or None when they were not needed: the network
         runs only for a greedy action or when `show` asks for them)."""
-        explore = self.rng.random() < epsilon  # one draw: a random action with chance eps
-        q_values = self.q_values(state) if show or not explore else None
-        action = int(self.rng.integers(self.n_actions)) if explore else \
-            int(np.argmax(q_values))
-        return action, q_values
+        actions, q_values = self.act_many(state[None], epsilon, show)
+        return int(actions[0]), q_values
+
+    def act_many(self, states, epsilon: float, show: bool = False):
+        """Actions for a batch of states (of games played side by side), with one network
+        call on the whole batch when any action is greedy (one shape, so that a compiled
+        network is compiled once); and the first state's Q-values, or None when they were
+        not needed."""
+        actions = np.zeros(len(states), np.int64)
+        greedy = np.zeros(len(states), bool)
+        for i in range(len(states)):  # one draw each: a random action with chance eps
+            greedy[i] = self.rng.random() >= epsilon
+            if not greedy[i]:
+                actions[i] = self.rng.integers(self.n_actions)
+        if not (show or greedy.any()):
+            return actions, None
+        q = np.asarray(self.values(states))
+        actions[greedy] = np.argmax(q[greedy], axis=1)
+        return actions, q[0] if show or greedy[0] else None
 
 
 def held_out_states(game: Game, history: int, n: int, rng) -> np.ndarray:
