@@ -32,6 +32,12 @@ def test_each_game_keeps_its_own_frames_and_a_minibatch_draws_from_all():
         assert (np.diff(seen) == 1).all()  # consecutive frames of that game
 
 
+def test_a_memory_too_small_for_its_games_is_refused_in_words():
+    with pytest.raises(SettingsError, match="shared by 8 games leaves each only 62.*800"):
+        dqn.check_memory(dqn.Config(replay_capacity=500, envs=8))
+    dqn.check_memory(dqn.Config(replay_capacity=800, envs=8))
+
+
 def test_many_actions_come_from_one_call_of_the_network():
     calls = []
 
@@ -49,11 +55,13 @@ def test_many_actions_come_from_one_call_of_the_network():
     assert calls == [] and q_first is None and set(actions) <= {0, 1, 2}
     actions, q_first = agent.act_many(states, epsilon=1.0, show=True)  # the first, to show
     assert calls == [3] and q_first is not None
-    # one state: the same draws, and so the same actions, as act() one at a time
-    a, b = (dqn.EpsilonGreedy(values, 3, np.random.default_rng(7)) for _ in range(2))
-    one = [a.act(np.array([1.0]), 0.5)[0] for _ in range(50)]
-    many_ = [int(b.act_many(np.array([[1.0]]), 0.5)[0][0]) for _ in range(50)]
-    assert one == many_
+    # one game draws as a single agent always has: one number for explore-or-not, then
+    # the random action when exploring (so one-game runs learn as they did)
+    agent, rng = dqn.EpsilonGreedy(values, 3, np.random.default_rng(7)), \
+        np.random.default_rng(7)
+    expected = [int(rng.integers(3)) if rng.random() < 0.5 else 2 for _ in range(50)]
+    assert [int(agent.act_many(np.array([[1.0]]), 0.5)[0][0]) for _ in range(50)] == \
+        expected
 
 
 def test_games_in_processes_play_exactly_as_games_played_here():

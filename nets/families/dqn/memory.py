@@ -52,6 +52,12 @@ def available_memory() -> int | None:
 
 
 def check_memory(config: Config) -> None:
+    per_game = config.replay_capacity // config.envs
+    if per_game < 100:  # the least one game may have ('Replay memory N' alone)
+        raise SettingsError(f"A replay memory of {config.replay_capacity:,} transitions "
+                            f"shared by {config.envs} games leaves each only {per_game}. "
+                            f"Choose a 'Replay memory N' of at least "
+                            f"{100 * config.envs:,}, or fewer 'Games at once'.")
     need, free = replay_bytes(config), available_memory()
     if free is not None and need > 0.8 * free:
         raise SettingsError(f"A replay memory of {config.replay_capacity:,} transitions needs "
