@@ -39,15 +39,20 @@ from nets import pretrained  # noqa: E402
 from nets.storage import file_digest  # noqa: E402
 
 
+def greedy_returns(path: str, games: int) -> list[float]:
+    """The scores of a saved agent's greedy games on seeds its training never used."""
+    from nets.config import from_dict
+    from nets.families import dqn
+
+    trained = dqn.load(path)
+    return dqn.evaluate(trained.model, from_dict(dqn.Config, trained.meta["config"]),
+                        episodes=games)
+
+
 def score_dqn(path: str) -> str:
     import numpy as np
 
-    from nets.families import dqn
-    from nets.config import from_dict
-
-    trained = dqn.load(path)
-    returns = dqn.evaluate(trained.model, from_dict(dqn.Config, trained.meta["config"]),
-                           episodes=20)
+    returns = greedy_returns(path, 20)
     return (f"average return {np.mean(returns):.1f} (lowest {min(returns):.0f}) over 20 "
             "greedy games on seeds training never used (500 is the most CartPole gives)")
 
@@ -55,12 +60,7 @@ def score_dqn(path: str) -> str:
 def score_atari(path: str, games: int = 10) -> str:
     import numpy as np
 
-    from nets.config import from_dict
-    from nets.families import dqn
-
-    trained = dqn.load(path)
-    returns = dqn.evaluate(trained.model, from_dict(dqn.Config, trained.meta["config"]),
-                           episodes=games)
+    returns = greedy_returns(path, games)
     return (f"average score {np.mean(returns):+.1f} (from {min(returns):+.0f} to "
             f"{max(returns):+.0f}) over {games} greedy games on seeds training never used "
             "(random play scores about -20.4, the best +21)")
